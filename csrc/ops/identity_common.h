@@ -3,9 +3,12 @@
 // and views of tensors for the plain-pointer core (core/identity.h).
 #pragma once
 
+#include <algorithm>
 #include <limits>
 
+#include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
 
 #include "../core/identity.h"
@@ -122,11 +125,22 @@ struct InstanceOutputs {
 
   InstanceOutputs(const at::Tensor& class_maps, const at::Tensor& peak_points, const at::Tensor& peak_vals,
                   int64_t n_channels) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
     const int64_t n_samples = class_maps.size(0), n_classes = class_maps.size(1);
-    points = at::full({n_samples, n_classes, n_channels, 2}, nan, peak_points.options());
-    point_vals = at::full({n_samples, n_classes, n_channels}, nan, peak_vals.options());
-    class_probs = at::full({n_samples, n_classes, n_channels}, nan, class_maps.options());
+    points = nan_filled({n_samples, n_classes, n_channels, 2}, peak_points.options());
+    point_vals = nan_filled({n_samples, n_classes, n_channels}, peak_vals.options());
+    class_probs = nan_filled({n_samples, n_classes, n_channels}, class_maps.options());
+  }
+
+  // A NaN-filled tensor. On the host the fill is a plain loop: at::full
+  // dispatches a fill_ per tensor, a fair share of a small call's time.
+  static at::Tensor nan_filled(at::IntArrayRef sizes, const at::TensorOptions& options) {
+    if (!options.device().is_cpu()) return at::full(sizes, std::numeric_limits<double>::quiet_NaN(), options);
+    auto out = at::empty(sizes, options);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "nan_filled", [&] {
+      scalar_t* data = out.mutable_data_ptr<scalar_t>();
+      std::fill(data, data + out.numel(), std::numeric_limits<scalar_t>::quiet_NaN());
+    });
+    return out;
   }
 
   // The scatter of kept peaks into these outputs; probs (P, C) contiguous in

@@ -8,7 +8,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include "../identity_common.h"
@@ -53,8 +52,8 @@ void group_and_match(const at::Tensor& probs, const at::Tensor& peak_sample_inds
   const int64_t num_groups = n_samples * n_channels;
   const auto samples = strided_scalars(peak_sample_inds, "peak_sample_inds");
   const auto channels = strided_scalars(peak_channel_inds, "peak_channel_inds");
-  auto offsets = at::zeros({num_groups + 1}, probs.options().dtype(at::kLong));
-  int64_t* offset = offsets.mutable_data_ptr<int64_t>();
+  std::vector<int64_t> offsets(num_groups + 1, 0);
+  int64_t* offset = offsets.data();
   int64_t* classes = class_inds.mutable_data_ptr<int64_t>();
   groups.resize(num_peaks);
   for (int64_t p = 0; p < num_peaks; ++p) {
@@ -69,7 +68,8 @@ void group_and_match(const at::Tensor& probs, const at::Tensor& peak_sample_inds
   for (int64_t p = 0; p < num_peaks; ++p) {
     if (groups[p] >= 0) order[cursor[groups[p]]++] = p;
   }
-  ragged_lsa_cpu_launch(probs, offsets, order.data(), /*maximize=*/true, /*keep_best=*/true, class_inds, status);
+  ragged_lsa_cpu_launch(probs, offset, num_groups, order.data(), /*maximize=*/true, /*keep_best=*/true, class_inds,
+                        status);
 }
 
 at::Tensor sample_class_maps_cpu(const at::Tensor& class_maps, const at::Tensor& peak_points,

@@ -6,7 +6,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/full.h>
 #include <torch/library.h>
 
 #include "../../core/ragged_lsa.h"
@@ -61,20 +60,25 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
 std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(
     const at::Tensor& cost, const at::Tensor& offsets, bool maximize) {
   check_ragged_lsa_args(cost, offsets);
-  auto col_for_row = at::full({cost.size(0)}, -1, cost.options().dtype(at::kLong));
+  // Filled here rather than by at::full, which dispatches a fill_.
+  auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
+  std::fill_n(col_for_row.mutable_data_ptr<int64_t>(), cost.size(0), int64_t{-1});
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
-  ragged_lsa_cpu_launch(cost, offsets.contiguous(), nullptr, maximize, false, col_for_row, status);
+  const auto offsets_contiguous = offsets.contiguous();
+  ragged_lsa_cpu_launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
+                        false, col_for_row, status);
   return {col_for_row, status};
 }
 
 }  // namespace
 
-void ragged_lsa_cpu_launch(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index,
-                           bool maximize, bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
+void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
+                           const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
+                           at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
     core::RaggedLsaParams<scalar_t> p{
         cost.const_data_ptr<scalar_t>(), cost.stride(0), cost.stride(1),  cost.size(0), cost.size(1),
-        offsets.const_data_ptr<int64_t>(), offsets.size(0) - 1, row_index, maximize, keep_best,
+        offsets, num_problems, row_index, maximize, keep_best,
         col_for_row.mutable_data_ptr<int64_t>(), status.mutable_data_ptr<int32_t>()};
     solve_all(p);
   });
