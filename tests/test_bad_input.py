@@ -729,8 +729,8 @@ for dtype, value in WILD_INDICES:
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_sample_inds"] = with_index(args["peak_sample_inds"], dtype, value)
-        class_inds, status = raw_classify(args)[3:]
-        assert class_inds[3] == -2 and bool((status == 0).all())
+        class_inds, status, problems = raw_classify(args)[3:]
+        assert class_inds[3] == -2 and bool((status == 0).all()) and int(problems) == 1
         probs = expected_probs(args, [])
         match, _ = torch.ops.idmatch.match_peaks_to_classes(
             probs, with_index(identity_scene()["peak_sample_inds"], torch.int64, -1), args["peak_channel_inds"], 2, 3)
@@ -765,8 +765,8 @@ for dtype, value in WILD_INDICES:
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_channel_inds"] = with_index(args["peak_channel_inds"], dtype, value)
-        class_inds, status = raw_classify(args)[3:]
-        assert class_inds[3] == -3 and bool((status == 0).all())
+        class_inds, status, problems = raw_classify(args)[3:]
+        assert class_inds[3] == -3 and bool((status == 0).all()) and int(problems) == 1
 
 
 @report("raw.match_peaks_to_classes-no-groups")
@@ -790,9 +790,9 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         def _check(dtype=dtype, column=column):
             args = identity_scene()
             args["peak_points"] = with_point(args["peak_points"], dtype, column, NAN)
-            points, point_vals, class_probs, class_inds, status = raw_classify(args)
+            points, point_vals, class_probs, class_inds, status, problems = raw_classify(args)
             # Peak 2 is alone in group (sample 0, channel 1): that group fails, the others do not.
-            assert status.tolist() == [[0, 1, 0], [0, 0, 0]] and class_inds[2] == -1
+            assert status.tolist() == [[0, 1, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
             assert bool(torch.isnan(points[0, :, 1]).all()) and bool(torch.isnan(class_probs[0, :, 1]).all())
 
     for label, value, code in (("nan", NAN, 1), ("+inf", INF, 1)):
@@ -800,8 +800,8 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         def _check(value=value, dtype=dtype, code=code):
             args = identity_scene()
             args["class_maps"] = with_map_value(args["class_maps"], value, dtype)
-            class_inds, status = raw_classify(args)[3:]
-            assert status.tolist() == [[0, code, 0], [0, 0, 0]] and class_inds[2] == -1
+            class_inds, status, problems = raw_classify(args)[3:]
+            assert status.tolist() == [[0, code, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
 
         @report(f"raw.match_peaks_to_classes-peak_class_probs-{label}-{dtype}")
         def _check(value=value, dtype=dtype, code=code):
@@ -816,8 +816,8 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
 def _check_forbidden():
     args = identity_scene()
     args["class_maps"] = with_forbidden_row(args["class_maps"])
-    class_inds, status = raw_classify(args)[3:]
-    assert status.tolist() == [[0, 2, 0], [0, 0, 0]] and class_inds[2] == -1
+    class_inds, status, problems = raw_classify(args)[3:]
+    assert status.tolist() == [[0, 2, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
 
 
 for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m[..., :0])):
@@ -832,8 +832,8 @@ for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m
     def _check(maps=maps):
         args = identity_scene()
         args["class_maps"] = maps(args["class_maps"])
-        points, point_vals, class_probs, class_inds, status = raw_classify(args)
-        assert status.tolist() == [[1, 1, 1], [1, 1, 0]] and class_inds.tolist() == [-1] * 5
+        points, point_vals, class_probs, class_inds, status, problems = raw_classify(args)
+        assert status.tolist() == [[1, 1, 1], [1, 1, 0]] and class_inds.tolist() == [-1] * 5 and int(problems) == 5
         assert points.shape == (2, 3, 3, 2) and bool(torch.isnan(points).all())
 
 
@@ -841,8 +841,9 @@ for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m
 def _check_no_samples():
     args = identity_scene()
     args["class_maps"] = args["class_maps"][:0]
-    points, _, _, class_inds, status = raw_classify(args)
+    points, _, _, class_inds, status, problems = raw_classify(args)
     assert class_inds.tolist() == [-2] * 5 and status.shape == (0, 3) and points.shape == (0, 3, 3, 2)
+    assert problems.shape == () and problems.dtype == torch.int64 and int(problems) == 5
 
 
 # Values the contract accepts although they look wrong: infinite and huge

@@ -236,10 +236,11 @@ def test_raw_ops_report_instead_of_raising():
     channels = torch.tensor([0, 0, 0, 1])
     probs = torch.ops.idmatch.sample_class_maps(maps, points, samples)
     assert bool(torch.isnan(probs[1:]).all()) and not bool(torch.isnan(probs[0]).any())
-    _, _, _, class_inds, status = torch.ops.idmatch.classify_peaks_from_maps(maps, points, torch.rand(4), samples,
-                                                                            channels, 2)
+    _, _, _, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
+        maps, points, torch.rand(4), samples, channels, 2)
     assert class_inds.tolist() == [-1, -1, -2, -2]  # group (0, 0) holds a NaN row
     assert status.tolist() == [[1, 0], [0, 0]]
+    assert int(problems) == 3  # two ignored peaks and one failed group
     class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(torch.rand(3, 2), torch.tensor([0, 0, 1]),
                                                              torch.tensor([0, 9, -1]), 2, 2)
     assert class_inds.tolist()[1:] == [-3, -3]

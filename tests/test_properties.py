@@ -663,6 +663,8 @@ def test_raw_identity_ops_report_out_of_range_indices(device, scene):
     outputs = torch.ops.idmatch.classify_peaks_from_maps(*(views[name] for name in names), n_channels)
     assert_identical(outputs[3], want_inds, f"classify class_inds\n{context}", device)
     assert_identical(outputs[4], want_status, f"classify status\n{context}", device)
+    want_problems = int((want_inds < -1).sum()) + int((want_status != 0).sum())
+    assert int(outputs[5]) == want_problems, f"classify problems {int(outputs[5])} != {want_problems}\n{context}"
     n_classes = cpu["class_maps"].shape[1]
     want_points = torch.full((n_samples, n_classes, n_channels, 2), float("nan"), dtype=points.dtype)
     want_vals = torch.full((n_samples, n_classes, n_channels), float("nan"), dtype=cpu["peak_vals"].dtype)

@@ -128,4 +128,5 @@ def _classify_peaks_from_maps(
     class_probs = class_maps.new_empty((n_samples, n_classes, n_channels))
     class_inds = class_maps.new_empty((num_peaks,), dtype=torch.int64)
     status = class_maps.new_empty((n_samples, n_channels), dtype=torch.int32)
-    return points, point_vals, class_probs, class_inds, status
+    problems = class_maps.new_empty((), dtype=torch.int64)
+    return points, point_vals, class_probs, class_inds, status, problems

@@ -173,10 +173,12 @@ def classify_peaks_from_maps(
             n_channels, NaN coordinates, or NaN/+inf probabilities in a group.
         IndexError: a sample or channel index out of range.
     """
-    points, point_vals, class_probs, class_inds, status = torch.ops.idmatch.classify_peaks_from_maps(
+    points, point_vals, class_probs, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
         class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels
     )
-    if not _is_compiling():
+    # One read of the op's problem count on the happy path; the reductions
+    # that find the first problem run only when there is one.
+    if not _is_compiling() and int(problems) != 0:
         _raise_for_peaks(class_inds, peak_sample_inds, peak_channel_inds, class_maps.shape[0], n_channels)
         if status.numel() > 0 and int(status.max()) != Status.OK.value:
             if peak_points.shape[0] > 0 and (class_maps.shape[2] == 0 or class_maps.shape[3] == 0):

@@ -91,7 +91,7 @@ std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cpu(const at::Tensor& 
   return {class_inds, status};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_peaks_from_maps_cpu(
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_peaks_from_maps_cpu(
     const at::Tensor& class_maps, const at::Tensor& peak_points, const at::Tensor& peak_vals,
     const at::Tensor& peak_sample_inds, const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_classify_args(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels);
@@ -108,7 +108,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_
     const int64_t* classes = class_inds.const_data_ptr<int64_t>();
     for (int64_t p = 0; p < num_peaks; ++p) scatter(p, groups[p], classes[p]);
   });
-  return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status};
+  int64_t num_problems = 0;
+  for (int64_t p = 0; p < num_peaks; ++p) num_problems += groups[p] < 0;
+  const int32_t* group_status = status.const_data_ptr<int32_t>();
+  for (int64_t g = 0; g < status.numel(); ++g) num_problems += group_status[g] != core::kOk;
+  auto problems = at::empty({}, class_maps.options().dtype(at::kLong));
+  *problems.mutable_data_ptr<int64_t>() = num_problems;
+  return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/lt.h>
+#include <ATen/ops/ne.h>
 #include <ATen/ops/searchsorted.h>
 #include <ATen/ops/sort.h>
+#include <ATen/ops/sum.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -79,7 +82,7 @@ std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cuda(const at::Tensor&
   return {class_inds, status};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_peaks_from_maps_cuda(
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_peaks_from_maps_cuda(
     const at::Tensor& class_maps, const at::Tensor& peak_points, const at::Tensor& peak_vals,
     const at::Tensor& peak_sample_inds, const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_classify_args(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels);
@@ -97,7 +100,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_
                                            sort_keys.const_data_ptr<int64_t>(), class_inds.const_data_ptr<int64_t>(),
                                            num_peaks, n_samples * n_channels, current_stream(class_maps)));
   });
-  return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status};
+  // Counted on the device, without a sync: the reader decides when to look.
+  auto problems = class_inds.lt(static_cast<int64_t>(core::kUnmatched)).sum() +
+                  status.ne(static_cast<int64_t>(core::kOk)).sum();
+  return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 
 }  // namespace
