@@ -58,7 +58,7 @@ class IdentityModel(torch.nn.Module):
         batch_min = idmatch.batch_linear_sum_assignment(batch_cost)
         batch_max = idmatch.batch_linear_sum_assignment(batch_cost, maximize=True)
 
-        raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status = (
+        raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status, raw_problems = (
             torch.ops.idmatch.classify_peaks_from_maps(
                 class_maps, raw_peak_points, raw_peak_vals, raw_peak_sample_inds, raw_peak_channel_inds,
                 self.n_channels,
@@ -75,7 +75,7 @@ class IdentityModel(torch.nn.Module):
             points, point_vals, class_probs,
             vector_class_inds, vector_class_probs,
             batch_min, batch_max,
-            raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status,
+            raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status, raw_problems,
             raw_probs, match_class_inds, match_status,
             ragged_cols, ragged_status,
         ]
@@ -85,7 +85,7 @@ OUTPUT_NAMES = [
     "points", "point_vals", "class_probs",
     "vector_class_inds", "vector_class_probs",
     "batch_min", "batch_max",
-    "raw_points", "raw_point_vals", "raw_class_probs", "raw_class_inds", "raw_status",
+    "raw_points", "raw_point_vals", "raw_class_probs", "raw_class_inds", "raw_status", "raw_problems",
     "raw_probs", "match_class_inds", "match_status",
     "ragged_cols", "ragged_status",
 ]
