@@ -4,6 +4,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/lt.h>
@@ -101,8 +102,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                            num_peaks, n_samples * n_channels, current_stream(class_maps)));
   });
   // Counted on the device, without a sync: the reader decides when to look.
-  auto problems = class_inds.lt(static_cast<int64_t>(core::kUnmatched)).sum() +
-                  status.ne(static_cast<int64_t>(core::kOk)).sum();
+  auto problems = class_inds.lt(static_cast<int64_t>(core::kUnmatched))
+                      .sum()
+                      .add(status.ne(static_cast<int64_t>(core::kOk)).sum());
   return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 
