@@ -112,6 +112,23 @@ struct ClassMaps {
   int64_t stride_sample, stride_class, stride_row, stride_col;
 };
 
+// Where peak p at (x, y) reads its sample's class planes: the element offset
+// row * stride_row + col * stride_col within a plane, or -1 when its
+// coordinates cannot be sampled (NaN, or an empty map).
+template <typename T>
+IDMATCH_HOST_DEVICE int64_t pixel_offset(const ClassMaps<T>& maps, const StridedScalars& x, const StridedScalars& y,
+                                         int64_t p) {
+  const int64_t row = maps.height > 0 ? pixel_index(y.as_double(p), maps.height) : -1;
+  const int64_t col = maps.width > 0 ? pixel_index(x.as_double(p), maps.width) : -1;
+  if (row < 0 || col < 0) return -1;
+  return row * maps.stride_row + col * maps.stride_col;
+}
+
+template <typename T>
+IDMATCH_HOST_DEVICE T nan_of() {
+  return static_cast<T>(__builtin_nanf(""));
+}
+
 // probs[p, :] = class_maps[sample, :, row, col] for peak p at (x, y), into a
 // contiguous (P, C) array. Rows that cannot be sampled (sample out of range,
 // NaN coordinate, empty map) are filled with NaN.
@@ -119,15 +136,13 @@ template <typename T>
 IDMATCH_HOST_DEVICE void sample_peak(const ClassMaps<T>& maps, const StridedScalars& x, const StridedScalars& y,
                                      const StridedScalars& sample_inds, int64_t p, T* probs) {
   const int64_t sample = sample_inds.as_int64(p);
-  const int64_t row = maps.height > 0 ? pixel_index(y.as_double(p), maps.height) : -1;
-  const int64_t col = maps.width > 0 ? pixel_index(x.as_double(p), maps.width) : -1;
+  const int64_t offset = sample >= 0 && sample < maps.samples ? pixel_offset(maps, x, y, p) : -1;
   T* out = probs + p * maps.classes;
-  if (sample < 0 || sample >= maps.samples || row < 0 || col < 0) {
-    const T nan = static_cast<T>(__builtin_nanf(""));
-    for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan;
+  if (offset < 0) {
+    for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan_of<T>();
     return;
   }
-  const T* in = maps.data + sample * maps.stride_sample + row * maps.stride_row + col * maps.stride_col;
+  const T* in = maps.data + sample * maps.stride_sample + offset;
   for (int64_t c = 0; c < maps.classes; ++c) out[c] = in[c * maps.stride_class];
 }
 
