@@ -187,7 +187,8 @@ def float_mutations(name: str, wrong_shapes: List[tuple], device_pattern: str):
     out = []
     for label, reshape in wrong_shapes:
         out.append((f"shape {label}", reshape, ValueError, rf"{name} must have shape"))
-    for dtype in (torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex64):
+    # float8 is floating to torch, but no kernel reads it.
+    for dtype in (torch.int64, torch.int32, torch.uint8, torch.bool, torch.complex64, torch.float8_e4m3fn):
         out.append((f"dtype {dtype}", lambda t, d=dtype: t.to(d), TypeError, rf"{name} must have a floating dtype"))
     for device in OTHER_DEVICES:
         out.append((f"device {device}", lambda t, d=device: t.to(d), ValueError, device_pattern))
@@ -450,7 +451,7 @@ for label, value in (("numpy", lambda: np.ones((2, 2))), ("list", lambda: [[0.5,
 for label, shape in (("0-D", ()), ("1-D", (3,)), ("3-D", (1, 2, 2))):
     bad(f"get_class_inds_from_vectors-{label}", lambda s=shape: idmatch.get_class_inds_from_vectors(torch.rand(s)),
         ValueError, "^peak_class_probs must have shape")
-for dtype in (torch.int64, torch.uint8, torch.bool, torch.complex64):
+for dtype in (torch.int64, torch.uint8, torch.bool, torch.complex64, torch.float8_e4m3fn):
     bad(f"get_class_inds_from_vectors-{dtype}",
         lambda d=dtype: idmatch.get_class_inds_from_vectors(torch.ones(2, 2, dtype=d)),
         TypeError, "^peak_class_probs must have a floating dtype")
@@ -590,6 +591,8 @@ RAGGED_ARGUMENTS = [
     ("cost-complex", lambda: lsa_cost().to(torch.complex64), lsa_offsets, TypeError, "^cost must be a real",
      TypeError, "^cost must have a floating dtype"),
     ("cost-int64", lambda: lsa_cost().long(), lsa_offsets, None, None, TypeError, "^cost must have a floating dtype"),
+    ("cost-float8", lambda: lsa_cost().to(torch.float8_e4m3fn), lsa_offsets, TypeError,
+     "^cost must have a floating dtype", TypeError, "^cost must have a floating dtype"),
     ("cost-bool", lambda: lsa_cost().bool(), lsa_offsets, None, None, TypeError, "^cost must have a floating dtype"),
     ("offsets-int32", lsa_cost, lambda: lsa_offsets().int(), None, None, TypeError, "^offsets must be int64"),
     ("offsets-uint8", lsa_cost, lambda: lsa_offsets().to(torch.uint8), None, None, TypeError, "^offsets must be int64"),

@@ -144,6 +144,23 @@ def test_zero_peaks_give_all_nan_outputs():
     assert peak_inds.shape == (0,) and class_inds.shape == (0,) and peak_inds.dtype == torch.int64
 
 
+def test_many_samples_few_peaks():
+    """An expanded map of 2**40 samples: the work and memory follow the
+    peaks, not the samples (the CPU sorts peaks by sample only when there
+    are fewer samples than peaks)."""
+    base = torch.arange(2 * 4 * 4, dtype=torch.float32).reshape(1, 2, 4, 4)
+    huge = base.expand(2**40, 2, 4, 4)
+    points = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 0.0]])
+    samples = torch.tensor([5, 2**40 - 1, 2**40])
+    probs = torch.ops.idmatch.sample_class_maps(huge, points, samples)
+    expected = torch.tensor([[9.0, 25.0], [3.0, 19.0], [float("nan"), float("nan")]])
+    assert_identical(probs, expected, "probs")
+    # No channel, no group: nothing to sample or match, whatever n_samples.
+    outputs = torch.ops.idmatch.classify_peaks_from_maps(huge, points[:2], torch.rand(2), samples[:2],
+                                                         torch.zeros(2, dtype=torch.int64), 0)
+    assert outputs[0].shape == (2**40, 2, 0, 2) and outputs[3].tolist() == [-3, -3] and int(outputs[5]) == 2
+
+
 def test_non_contiguous_inputs():
     rng = np.random.default_rng(5)
     class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(rng)

@@ -23,7 +23,9 @@ struct RaggedLsaParams {
   int64_t num_cols;
   const int64_t* offsets;  // num_problems + 1
   int64_t num_problems;
-  const int64_t* row_index;  // num_rows, a permutation; may be null
+  // May be null. Else row r of the batch (r < offsets[num_problems]) is cost
+  // row row_index[r]; the identity ops list only their grouped peaks.
+  const int64_t* row_index;
   bool maximize;
   // Keep a matched (row, col) only when cost[row][col] equals the row's
   // largest entry (the identity keep-best filter).

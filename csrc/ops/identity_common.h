@@ -12,6 +12,7 @@
 #include <ATen/ops/full.h>
 
 #include "../core/identity.h"
+#include "ragged_lsa_checks.h"
 
 namespace idmatch {
 namespace ops {
@@ -49,7 +50,8 @@ inline void check_same_device(const at::Tensor& t, const char* name, const at::T
 }
 
 inline void check_floating(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_TYPE(at::isFloatingType(t.scalar_type()), name, " must have a floating dtype, got ", t.scalar_type());
+  TORCH_CHECK_TYPE(is_kernel_floating(t.scalar_type()), name, " must have a floating dtype (", kKernelFloatingNames,
+                   "), got ", t.scalar_type());
 }
 
 inline void check_peak_indices(const at::Tensor& t, const char* name, int64_t num_peaks, const at::Tensor& ref,

@@ -7,10 +7,17 @@
 namespace idmatch {
 namespace ops {
 
+// The floating dtypes the kernels are instantiated for. at::isFloatingType
+// also admits the float8 and float4 types, which no kernel reads.
+inline bool is_kernel_floating(at::ScalarType dtype) {
+  return dtype == at::kDouble || dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16;
+}
+constexpr const char* kKernelFloatingNames = "float64, float32, float16 or bfloat16";
+
 inline void check_ragged_lsa_args(const at::Tensor& cost, const at::Tensor& offsets) {
   TORCH_CHECK_VALUE(cost.dim() == 2, "cost must be a 2-D tensor (rows, cols), got ", cost.dim(), "-D");
-  TORCH_CHECK_TYPE(at::isFloatingType(cost.scalar_type()),
-                   "cost must have a floating dtype, got ", cost.scalar_type());
+  TORCH_CHECK_TYPE(is_kernel_floating(cost.scalar_type()), "cost must have a floating dtype (", kKernelFloatingNames,
+                   "), got ", cost.scalar_type());
   TORCH_CHECK_VALUE(offsets.dim() == 1 && offsets.size(0) >= 1,
                     "offsets must be a 1-D tensor of length num_problems + 1, got shape ", offsets.sizes());
   TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong, "offsets must be int64, got ", offsets.scalar_type());

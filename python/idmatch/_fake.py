@@ -14,8 +14,15 @@ import torch
 _INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 
+# Floating dtypes the kernels read (csrc/ops/ragged_lsa_checks.h, is_kernel_floating).
+_FLOATING_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
+
+
 def _check_floating(t: torch.Tensor, name: str) -> None:
-    torch._check_type(t.dtype.is_floating_point, lambda: f"{name} must have a floating dtype, got {t.dtype}")
+    torch._check_type(
+        t.dtype in _FLOATING_DTYPES,
+        lambda: f"{name} must have a floating dtype (float64, float32, float16 or bfloat16), got {t.dtype}",
+    )
 
 
 def _check_same_device(t: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:

@@ -211,8 +211,12 @@ def get_class_inds_from_vectors(peak_class_probs: torch.Tensor) -> Tuple[torch.T
         raise ValueError(
             f"peak_class_probs must have shape (n_samples, n_classes), got {list(peak_class_probs.shape)}"
         )
-    if not peak_class_probs.is_floating_point():
-        raise TypeError(f"peak_class_probs must have a floating dtype, got {peak_class_probs.dtype}")
+    dtype = peak_class_probs.dtype
+    # The dtypes the kernels read (float8 is floating to torch, but not to them).
+    if dtype != torch.float64 and dtype != torch.float32 and dtype != torch.float16 and dtype != torch.bfloat16:
+        raise TypeError(
+            f"peak_class_probs must have a floating dtype (float64, float32, float16 or bfloat16), got {dtype}"
+        )
     rows = peak_class_probs.shape[0]
     offsets = torch.tensor([0, rows], dtype=torch.int64, device=peak_class_probs.device)
     class_inds, status = torch.ops.idmatch.ragged_linear_sum_assignment(peak_class_probs, offsets, True)

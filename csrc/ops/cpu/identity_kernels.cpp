@@ -61,22 +61,26 @@ template <typename T>
 void sample_by_plane(const core::ClassMaps<T>& maps, const core::StridedScalars& x, const core::StridedScalars& y,
                      const int64_t* order, const int64_t* offsets, int64_t stride, T* probs) {
   const int64_t n_samples = maps.samples, n_classes = maps.classes;
-  if (n_samples == 0) return;
-  const int64_t listed = offsets[n_samples * stride] - offsets[0];
+  const int64_t listed = n_samples == 0 ? 0 : offsets[n_samples * stride] - offsets[0];
+  // Nothing to read: and n_samples, unbounded when no peak is listed (an
+  // expanded map, n_channels == 0), must not set the work.
+  if (listed == 0) return;
   const int64_t values_per_sample = std::max<int64_t>(1, listed * n_classes / n_samples);
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
+  const T nan = core::nan_of<T>();
   at::parallel_for(0, n_samples, grain, [&](int64_t begin, int64_t end) {
     std::vector<int64_t> pixels;
     for (int64_t s = begin; s < end; ++s) {
       const int64_t first = offsets[s * stride], last = offsets[(s + 1) * stride];
+      if (first == last) continue;
       pixels.resize(last - first);
       for (int64_t k = first; k < last; ++k) pixels[k - first] = core::pixel_offset(maps, x, y, order[k]);
-      const T* planes = maps.data + s * maps.stride_sample;
       for (int64_t c = 0; c < n_classes; ++c) {
-        const T* plane = planes + c * maps.stride_class;
+        // An element offset, not a pointer: a zero-size map may have no data.
+        const int64_t plane = s * maps.stride_sample + c * maps.stride_class;
         for (int64_t k = first; k < last; ++k) {
           const int64_t pixel = pixels[k - first];
-          probs[order[k] * n_classes + c] = pixel >= 0 ? plane[pixel] : core::nan_of<T>();
+          probs[order[k] * n_classes + c] = pixel >= 0 ? maps.data[plane + pixel] : nan;
         }
       }
     }
@@ -90,18 +94,22 @@ at::Tensor sample_into(const at::Tensor& class_maps, const at::Tensor& peak_poin
   const auto x = strided_scalars(peak_points, "peak_points", 0);
   const auto y = strided_scalars(peak_points, "peak_points", 1);
   const auto samples = strided_scalars(peak_sample_inds, "peak_sample_inds");
-  std::vector<int64_t> keys(num_peaks);
-  for (int64_t p = 0; p < num_peaks; ++p) {
-    const int64_t sample = samples.as_int64(p);
-    keys[p] = sample >= 0 && sample < n_samples ? sample : -1;
-  }
-  const PeakOrder by_sample = sort_peaks(keys, n_samples);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, class_maps.scalar_type(), "sample_class_maps_cpu", [&] {
     const auto maps = class_maps_view<scalar_t>(class_maps);
     scalar_t* out = probs.mutable_data_ptr<scalar_t>();
+    // Sorting by sample takes memory and time in n_samples; with more
+    // samples than peaks (an expanded map), read peak by peak instead.
+    if (n_samples > num_peaks) {
+      for (int64_t p = 0; p < num_peaks; ++p) core::sample_peak(maps, x, y, samples, p, out);
+      return;
+    }
+    std::vector<int64_t> keys(num_peaks);
     for (int64_t p = 0; p < num_peaks; ++p) {
+      const int64_t sample = samples.as_int64(p);
+      keys[p] = sample >= 0 && sample < n_samples ? sample : -1;
       if (keys[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
     }
+    const PeakOrder by_sample = sort_peaks(keys, n_samples);
     sample_by_plane(maps, x, y, by_sample.order.data(), by_sample.offsets.data(), 1, out);
   });
   return probs;
@@ -125,6 +133,8 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
   return sort_peaks(groups, n_samples * n_channels);
 }
 
+// With no grouped peak, grouped.order.data() may be null, which the solver
+// reads as "no row index": harmless, as every problem is then empty.
 void match_groups(const at::Tensor& probs, PeakOrder& grouped, at::Tensor& class_inds, at::Tensor& status) {
   const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
   ragged_lsa_cpu_launch(probs, grouped.offsets.data(), num_groups, grouped.order.data(), /*maximize=*/true,
@@ -157,14 +167,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& peak_sample_inds, const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_classify_args(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels);
   const int64_t n_samples = class_maps.size(0), num_peaks = peak_points.size(0);
+  const auto x = strided_scalars(peak_points, "peak_points", 0);
+  const auto y = strided_scalars(peak_points, "peak_points", 1);
   auto class_inds = at::empty({num_peaks}, class_maps.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, class_maps.options().dtype(at::kInt));
   std::vector<int64_t> groups;
   PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
 
-  // Only grouped peaks are sampled: the others are never matched, and their
-  // rows stay NaN. Groups are sample-major, so the peaks of sample s start
+  // Only grouped peaks are sampled: the others are never matched or
+  // scattered; their rows are set to NaN all the same, so that no row of
+  // probs is left uninitialized. Groups are sample-major, so the peaks of sample s start
   // at the offset of group s * n_channels.
   auto probs = at::empty({num_peaks, class_maps.size(1)}, class_maps.options());
   InstanceOutputs outputs(class_maps, peak_points, peak_vals, n_channels);
@@ -174,9 +187,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     for (int64_t p = 0; p < num_peaks; ++p) {
       if (groups[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
     }
-    sample_by_plane(maps, strided_scalars(peak_points, "peak_points", 0),
-                    strided_scalars(peak_points, "peak_points", 1), grouped.order.data(), grouped.offsets.data(),
-                    n_channels, out);
+    sample_by_plane(maps, x, y, grouped.order.data(), grouped.offsets.data(), n_channels, out);
     match_groups(probs, grouped, class_inds, status);
     const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
     const int64_t* classes = class_inds.const_data_ptr<int64_t>();

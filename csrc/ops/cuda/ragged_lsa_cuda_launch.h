@@ -1,6 +1,7 @@
 // The CUDA ragged LSA launcher on tensors, shared by the ragged op and the
-// identity ops. Same contract as ragged_lsa_cpu_launch (cpu/ragged_lsa_cpu.h);
-// the caller holds the device guard.
+// identity ops. The contract of ragged_lsa_cpu_launch (cpu/ragged_lsa_cpu.h),
+// except that offsets is a device tensor (S + 1,) int64 and row_index device
+// memory; the caller holds the device guard.
 #pragma once
 
 #include <ATen/core/Tensor.h>
