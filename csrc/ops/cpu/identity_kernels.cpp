@@ -62,8 +62,9 @@ void sample_by_plane(const core::ClassMaps<T>& maps, const core::StridedScalars&
                      const int64_t* order, const int64_t* offsets, int64_t stride, T* probs) {
   const int64_t n_samples = maps.samples, n_classes = maps.classes;
   const int64_t listed = n_samples == 0 ? 0 : offsets[n_samples * stride] - offsets[0];
-  // Nothing to read: and n_samples, unbounded when no peak is listed (an
-  // expanded map, n_channels == 0), must not set the work.
+  // Nothing to read. Returning here also keeps the loop over samples from
+  // running when none has a peak and n_samples is huge (an expanded map with
+  // n_channels == 0).
   if (listed == 0) return;
   const int64_t values_per_sample = std::max<int64_t>(1, listed * n_classes / n_samples);
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
