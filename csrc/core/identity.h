@@ -1,9 +1,9 @@
 // Per-peak steps of the identity ops (a peak's pixel, grouping, scattering
 // into instances), shared by the CPU and CUDA kernels; the CUDA kernel
 // samples peak by peak (sample_peak), the CPU kernel plane by plane, both
-// through pixel_offset. Plain
-// pointers only, no ATen (c10's Half and BFloat16 are host-and-device types). See DESIGN.md, "Sampling class maps at peaks" and
-// "Grouping, matching and the keep-best filter".
+// through pixel_offset. Plain pointers only, no ATen (c10's Half and
+// BFloat16 are host-and-device types). See DESIGN.md, "Sampling class maps
+// at peaks" and "Grouping, matching and the keep-best filter".
 #pragma once
 
 #include <cmath>
