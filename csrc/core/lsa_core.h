@@ -222,17 +222,17 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
       }
     } else {
       for (int32_t it = 0; it < nc; ++it) {
-      const int32_t j = nc - 1 - it;
-      remaining[it] = j;
-      // Left to right, in double: ((min_val + c) - u) - v, as scipy.
-      const double c = line(j);
-      invalid |= !(c > neg_inf);  // NaN or -inf
-      const double r = min_val + c - u_i - v[j];
-      spc[j] = r;
-      path[j] = start;
-      const int32_t takes = -static_cast<int32_t>((r < lowest) | ((r <= lowest) & (row4col[j] < 0)));
-      index ^= (index ^ it) & takes;
-      lowest = r < lowest ? r : lowest;
+        const int32_t j = nc - 1 - it;
+        remaining[it] = j;
+        // Left to right, in double: ((min_val + c) - u) - v, as scipy.
+        const double c = line(j);
+        invalid |= !(c > neg_inf);  // NaN or -inf
+        const double r = min_val + c - u_i - v[j];
+        spc[j] = r;
+        path[j] = start;
+        const int32_t takes = -static_cast<int32_t>((r < lowest) | ((r <= lowest) & (row4col[j] < 0)));
+        index ^= (index ^ it) & takes;
+        lowest = r < lowest ? r : lowest;
       }
     }
   }

@@ -136,7 +136,7 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
 
 // With no grouped peak, grouped.order.data() may be null, which the solver
 // reads as "no row index": harmless, as every problem is then empty.
-void match_groups(const at::Tensor& probs, PeakOrder& grouped, at::Tensor& class_inds, at::Tensor& status) {
+void match_groups(const at::Tensor& probs, const PeakOrder& grouped, at::Tensor& class_inds, at::Tensor& status) {
   const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
   ragged_lsa_cpu_launch(probs, grouped.offsets.data(), num_groups, grouped.order.data(), /*maximize=*/true,
                         /*keep_best=*/true, class_inds, status);
@@ -157,7 +157,7 @@ std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cpu(const at::Tensor& 
   auto class_inds = at::empty({num_peaks}, peak_class_probs.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, peak_class_probs.options().dtype(at::kInt));
   std::vector<int64_t> groups;
-  PeakOrder grouped =
+  const PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
   match_groups(peak_class_probs, grouped, class_inds, status);
   return {class_inds, status};
@@ -173,13 +173,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   auto class_inds = at::empty({num_peaks}, class_maps.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, class_maps.options().dtype(at::kInt));
   std::vector<int64_t> groups;
-  PeakOrder grouped =
+  const PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
 
   // Only grouped peaks are sampled: the others are never matched or
   // scattered; their rows are set to NaN all the same, so that no row of
-  // probs is left uninitialized. Groups are sample-major, so the peaks of sample s start
-  // at the offset of group s * n_channels.
+  // probs is left uninitialized. Groups are sample-major, so the peaks of
+  // sample s start at the offset of group s * n_channels.
   auto probs = at::empty({num_peaks, class_maps.size(1)}, class_maps.options());
   InstanceOutputs outputs(class_maps, peak_points, peak_vals, n_channels);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, class_maps.scalar_type(), "classify_peaks_cpu", [&] {
@@ -194,8 +194,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const int64_t* classes = class_inds.const_data_ptr<int64_t>();
     for (int64_t p = 0; p < num_peaks; ++p) scatter(p, groups[p], classes[p]);
   });
-  int64_t num_problems = 0;
-  for (int64_t p = 0; p < num_peaks; ++p) num_problems += groups[p] < 0;
+  // Ignored peaks are those the grouping left out.
+  int64_t num_problems = num_peaks - static_cast<int64_t>(grouped.order.size());
   const int32_t* group_status = status.const_data_ptr<int32_t>();
   for (int64_t g = 0; g < status.numel(); ++g) num_problems += group_status[g] != core::kOk;
   auto problems = at::empty({}, class_maps.options().dtype(at::kLong));
