@@ -1,7 +1,8 @@
 # Set-up-and-go targets: each creates its virtual environment when missing,
 # installs what the project needs, builds idmatch and runs.
 #   make demo        the identity pipeline on the embedded sample
-#   make test        the test suite (CPU build)
+#   make test        the test suite (CPU build), then its exactness tests
+#                    again with the shared solver core on every problem
 #   make bench       the benchmark
 #   make wheel-check the CPU wheel, tested in a fresh environment
 #   make cpp-check   the C++ route: CMake package and a libtorch program
@@ -46,8 +47,13 @@ bench: $(VENV)/.torch-$(TORCH_VERSION)
 	IDMATCH_CUDA=0 $(VENV)/bin/python -m pip install --no-build-isolation ".[test,viz,bench]"
 	$(VENV)/bin/python -m idmatch bench
 
+# The second run checks the shared solver core on small problems as well: on
+# a CPU with AVX-512 the CPU kernels solve those with the small solver
+# (csrc/ops/cpu/small_lsa.h), while the CUDA kernels always run the core.
+EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py
 test: install
 	$(VENV)/bin/python -m pytest
+	IDMATCH_CPU_SOLVER=portable $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)
 
 # The wheel, installed in a fresh environment with the same torch, passes the
 # tests (run against the installed wheel, not the source tree).

@@ -6,6 +6,7 @@ is generated in the dtype under test and the oracle sees exactly those values
 converted to float64, which is what the solver works on.
 """
 
+import os
 import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -37,8 +38,12 @@ def pytest_report_header(config):
     # source tree (the package lives under python/, which is not on sys.path).
     from idmatch import _build_config
 
+    # IDMATCH_CPU_SOLVER=portable: small problems on the CPU use the shared
+    # core (the code the CUDA kernels run) instead of the AVX-512 solver.
+    cpu_solver = os.environ.get("IDMATCH_CPU_SOLVER", "auto")
     return (f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
-            f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}")
+            f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
+            f"IDMATCH_CPU_SOLVER={cpu_solver}")
 
 
 @pytest.fixture(params=DEVICES)
@@ -252,7 +257,6 @@ def random_ragged(
 # afresh each run. No deadline in either: timings on a shared machine say
 # nothing about correctness.
 
-import os  # noqa: E402
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

@@ -256,6 +256,34 @@ def test_ragged_mixed_sizes(device, float_dtype, maximize):
 
 
 @MAXIMIZE
+@pytest.mark.parametrize("num_cols", [1, 7, 8, 9, 15, 16, 17])
+def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols):
+    """The CPU kernel solves problems of up to 16 rows and columns with the
+    AVX-512 small solver where the CPU has it, two at a time, and the others
+    with the shared core (IDMATCH_CPU_SOLVER=portable: all with the core).
+    Sizes on both sides of 8 (one register of columns or two) and 16, in one
+    batch, with problems that fail (invalid entries, infeasible) between the
+    pairs and an odd count left over."""
+    rng = rng_for("small-solver", float_dtype, maximize, num_cols)
+    sizes = [1, 16, 17, 8, 9, 2, 15, 0, 16, 3, 30, 5, 16, 16, 1, 12, 9, 16, 7]
+    blocks = []
+    for k, rows in enumerate(sizes):
+        kind = ["uniform", "ties012", "saturated", "near_ties", "duplicated_cols"][k % 5]
+        blocks.append(random_cost(rng, float_dtype, maximize, (rows, num_cols), kind=kind, invalid_probability=0.2))
+    offsets = torch.tensor(np.cumsum([0] + sizes), dtype=torch.int64)
+    assert check_ragged(torch.cat(blocks), offsets, maximize, device) == len(sizes)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (16, 5), (5, 16), (8, 8), (9, 16), (16, 9)])
+def test_tie_heavy_small_batch(device, shape):
+    """Integer costs tie at almost every scan: the small solver's tie rule
+    rebuilds scipy's scan order from the columns taken so far."""
+    rng = rng_for("small-ties", *shape)
+    values = np.stack([random_values(rng, shape, False, "ties012", 0.2, 0.0) for _ in range(500)])
+    assert check_batched(torch.from_numpy(values), False, device) == 500
+
+
+@MAXIMIZE
 @pytest.mark.parametrize("shape", [(64, 64), (100, 60), (60, 100), (120, 120), (1, 200), (200, 1)])
 def test_large_single(device, float_dtype, maximize, shape):
     rng = rng_for("large", float_dtype, maximize, *shape)

@@ -11,6 +11,7 @@
 #include "../../core/ragged_lsa.h"
 #include "../ragged_lsa_checks.h"
 #include "ragged_lsa_cpu.h"
+#include "small_lsa.h"
 
 namespace idmatch {
 namespace ops {
@@ -23,6 +24,89 @@ namespace {
 // milliseconds (measured here: a 0.2 ms call took 14 ms with 2 threads against
 // one busy core), so smaller calls stay serial.
 constexpr int64_t kWorkPerChunk = 500000;
+
+// Problem s in the small solver's layout (see small_lsa.h): oriented as the
+// solver sees it, negated when maximizing, in float64, rows padded with 0
+// (the padding lanes are never read as columns). Returns false when an entry
+// is NaN or -inf, which scipy checks before it solves anything.
+template <bool Transposed, bool Negate, typename T>
+bool load_small(const core::StridedRows<T>& source, int64_t nr, int64_t nc, SmallProblem& small) {
+  const core::Oriented<core::StridedRows<T>, Transposed, Negate> oriented{source};
+  const double neg_inf = -core::positive_infinity();
+  bool invalid = false;
+  for (int64_t i = 0; i < nr; ++i) {
+    const auto line = oriented.row(i);
+    double* row = small.cost + kSmallMaxDim * i;
+    for (int64_t j = 0; j < nc; ++j) {
+      const double x = line(j);
+      invalid |= !(x > neg_inf);
+      row[j] = x;
+    }
+    for (int64_t j = nc; j < kSmallMaxDim; ++j) row[j] = 0.0;
+  }
+  small.nr = static_cast<int32_t>(nr);
+  small.nc = static_cast<int32_t>(nc);
+  return !invalid;
+}
+
+// Problems of up to kSmallMaxDim rows and columns go to the small solver, two
+// at a time; the others to the shared core.
+template <typename T>
+struct SmallBatch {
+  const core::RaggedLsaParams<T>& p;
+  SmallProblem problems[2];
+  int64_t index[2];
+  int count = 0;
+
+  static bool takes(int64_t n, int64_t m) { return n >= 1 && m >= 1 && n <= kSmallMaxDim && m <= kSmallMaxDim; }
+
+  core::StridedRows<T> source(int64_t s) const {
+    return {p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+  }
+
+  void add(int64_t s, int64_t n) {
+    const int64_t m = p.num_cols;
+    const bool transposed = n > m;
+    const int64_t nr = transposed ? m : n, nc = transposed ? n : m;
+    const auto rows = source(s);
+    SmallProblem& small = problems[count];
+    bool valid;
+    if (transposed) {
+      valid = p.maximize ? load_small<true, true>(rows, nr, nc, small) : load_small<true, false>(rows, nr, nc, small);
+    } else {
+      valid = p.maximize ? load_small<false, true>(rows, nr, nc, small) : load_small<false, false>(rows, nr, nc, small);
+    }
+    if (!valid) {
+      p.status[s] = core::kInvalidEntries;
+      return;
+    }
+    index[count++] = s;
+    if (count == 2) flush();
+  }
+
+  // Solves the pending problems and reports their pairs in ascending source
+  // row order, as core::solve_problem does.
+  void flush() {
+    if (count == 0) return;
+    solve_small_problems(problems, count);
+    for (int k = 0; k < count; ++k) {
+      const SmallProblem& small = problems[k];
+      const int64_t s = index[k];
+      p.status[s] = small.status;
+      if (small.status != core::kOk) continue;
+      const core::WriteAssignment<core::StridedRows<T>> write{source(s), p.num_cols, p.keep_best, p.col_for_row};
+      const bool transposed = p.offsets[s + 1] - p.offsets[s] > p.num_cols;
+      if (!transposed) {
+        for (int32_t i = 0; i < small.nr; ++i) write(i, small.col4row[i]);
+      } else {
+        for (int32_t j = 0; j < small.nc; ++j) {
+          if (small.row4col[j] >= 0) write(j, small.row4col[j]);
+        }
+      }
+    }
+    count = 0;
+  }
+};
 
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p) {
@@ -38,6 +122,7 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
   const double mean_rows = static_cast<double>(p.num_rows) / static_cast<double>(num_problems);
   const double mean_work = (mean_rows + 1) * (m + 1) * (std::min(mean_rows, static_cast<double>(m)) + 1);
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kWorkPerChunk / mean_work));
+  const bool use_small = m <= kSmallMaxDim && small_solver_enabled();
 
   at::parallel_for(0, num_problems, grain, [&](int64_t begin, int64_t end) {
     // One workspace per chunk, sized for its largest solvable problem.
@@ -51,9 +136,19 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
     std::vector<double> doubles(core::kDoublesPerUnit * slot);
     std::vector<int32_t> ints(core::kIntsPerUnit * slot);
     std::vector<double> dense(dense_size);
-    for (int64_t s = begin; s < end; ++s) {
-      core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
+    if (!use_small) {
+      for (int64_t s = begin; s < end; ++s) {
+        core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
+      }
+      return;
     }
+    SmallBatch<T> small{p};
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t n = p.offsets[s + 1] - p.offsets[s];
+      if (SmallBatch<T>::takes(n, m)) small.add(s, n);
+      else core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
+    }
+    small.flush();
   });
 }
 
