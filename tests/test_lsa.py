@@ -274,6 +274,27 @@ def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols)
     assert check_ragged(torch.cat(blocks), offsets, maximize, device) == len(sizes)
 
 
+EXTREME_VALUES = np.array([1.7976931348623157e308, 1e308, 8e307, 1.0, 0.0, -1.0, -8e307, -1e308, -1.7976931348623157e308, np.inf])
+
+
+@MAXIMIZE
+@pytest.mark.parametrize("num_cols", [2, 5, 8, 9, 13, 16])
+def test_costs_near_the_float64_limit(device, maximize, num_cols):
+    """Finite costs near float64's limit overflow the duals to infinities of
+    both signs, so that path costs come out NaN; scipy leaves such a column
+    at +inf, and so must both CPU solvers (and the result must stay a column
+    of the problem)."""
+    rng = rng_for("float64-limit", maximize, num_cols)
+    sizes = [int(rng.integers(1, 21)) for _ in range(150)]
+    values = EXTREME_VALUES if not maximize else -EXTREME_VALUES
+    blocks = [torch.from_numpy(rng.choice(values, (rows, num_cols))) for rows in sizes]
+    offsets = torch.tensor(np.cumsum([0] + sizes), dtype=torch.int64)
+    cost = torch.cat(blocks)
+    assert check_ragged(cost, offsets, maximize, device) == len(sizes)
+    col_for_row, _ = raw_op()(cost.to(device), offsets.to(device), maximize)
+    assert int(col_for_row.max()) < num_cols
+
+
 @pytest.mark.parametrize("shape", [(16, 16), (16, 5), (5, 16), (8, 8), (9, 16), (16, 9)])
 def test_tie_heavy_small_batch(device, shape):
     """Integer costs tie at almost every scan: the small solver's tie rule

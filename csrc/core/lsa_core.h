@@ -162,6 +162,15 @@ IDMATCH_HOST_DEVICE bool has_invalid_entries(const Cost& cost, int64_t first_row
   return false;
 }
 
+// What the first scan of a row stores as a column's path cost: scipy keeps r
+// only if r < +inf (the cost it starts from). Finite costs near the float64
+// limit can overflow the duals to infinities of both signs and make r NaN;
+// then the column stays at +inf, as in scipy, and no NaN enters the path
+// costs.
+IDMATCH_HOST_DEVICE inline double first_path_cost(double r) {
+  return r < positive_infinity() ? r : positive_infinity();
+}
+
 // Longest scan that runs branch-free; longer ones branch (see below).
 constexpr int32_t kBranchFreeMaxColumns = 64;
 
@@ -212,7 +221,7 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
         remaining[it] = j;
         const double c = line(j);
         invalid |= !(c > neg_inf);  // NaN or -inf
-        const double r = min_val + c - u_i - v[j];
+        const double r = first_path_cost(min_val + c - u_i - v[j]);
         spc[j] = r;
         path[j] = start;
         if (r < lowest || (r == lowest && row4col[j] == -1)) {
@@ -227,7 +236,7 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
         // Left to right, in double: ((min_val + c) - u) - v, as scipy.
         const double c = line(j);
         invalid |= !(c > neg_inf);  // NaN or -inf
-        const double r = min_val + c - u_i - v[j];
+        const double r = first_path_cost(min_val + c - u_i - v[j]);
         spc[j] = r;
         path[j] = start;
         const int32_t takes = -static_cast<int32_t>((r < lowest) | ((r <= lowest) & (row4col[j] < 0)));

@@ -37,7 +37,8 @@ bool small_solver_enabled() {
 
 namespace {
 
-#define IDMATCH_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,bmi,bmi2,popcnt")))
+// Only the features small_solver_enabled() checks.
+#define IDMATCH_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
 #define IDMATCH_AVX512_INLINE IDMATCH_AVX512 __attribute__((always_inline)) inline
 
 // Scan order of the columns at a tie: scipy's `remaining` starts in reverse
@@ -118,7 +119,10 @@ struct SmallSolver {
 
   // The first scan from row `cur`: every column remains and none has a path
   // cost yet. u[cur] is still 0 and min_val is 0, so this is scipy's
-  // ((0 + c) - 0) - v[j], rounded as scipy rounds it.
+  // ((0 + c) - 0) - v[j], rounded as scipy rounds it. scipy keeps r only if
+  // r < +inf: a NaN r (duals overflowed by costs near the float64 limit)
+  // leaves the column at +inf, and no NaN ever enters the path costs, which
+  // the min reduction below could not order.
   IDMATCH_AVX512_INLINE void start_row() {
     remaining = all_cols;
     tree_rows = 1u << cur;
@@ -127,7 +131,8 @@ struct SmallSolver {
     const double* row = p->cost + kSmallMaxDim * cur;
     for (int h = 0; h < H; ++h) {
       const __m512d c = _mm512_load_pd(row + 8 * h);
-      spc[h] = _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(_mm512_setzero_pd(), c), _mm512_setzero_pd()), v[h]);
+      const __m512d r = _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(_mm512_setzero_pd(), c), _mm512_setzero_pd()), v[h]);
+      spc[h] = _mm512_mask_mov_pd(_mm512_set1_pd(core::positive_infinity()), _mm512_cmp_pd_mask(r, r, _CMP_ORD_Q), r);
       reached[h] = _mm512_setzero_pd();
     }
   }
@@ -152,6 +157,13 @@ struct SmallSolver {
     uint32_t lowest_cols = _mm512_cmpeq_pd_mask(spc[0], t);
     if (H == 2) lowest_cols |= static_cast<uint32_t>(_mm512_cmpeq_pd_mask(spc[H - 1], t)) << 8;
     lowest_cols &= remaining;
+    if (lowest_cols == 0) {
+      // Unreachable: the lowest is one of the remaining costs, none NaN. A
+      // guard, so that no column index past the problem is ever formed.
+      p->status = core::kInfeasible;
+      done = true;
+      return;
+    }
     const int32_t j = (lowest_cols & (lowest_cols - 1)) == 0
                           ? __builtin_ctz(lowest_cols)
                           : tie_column(p->nc, p->taken, num_taken, lowest_cols, free_cols);
