@@ -5,6 +5,9 @@ Every expected answer comes from scipy.optimize.linear_sum_assignment; the
 answers must be identical, ties included.
 """
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -18,6 +21,7 @@ from conftest import (
     INVALID_ENTRIES_MESSAGE,
     STATUS_INVALID_PROBLEM,
     STATUS_OK,
+    cpu_small_solver_enabled,
     describe,
     first_failure,
     oracle,
@@ -272,6 +276,25 @@ def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols)
         blocks.append(random_cost(rng, float_dtype, maximize, (rows, num_cols), kind=kind, invalid_probability=0.2))
     offsets = torch.tensor(np.cumsum([0] + sizes), dtype=torch.int64)
     assert check_ragged(torch.cat(blocks), offsets, maximize, device) == len(sizes)
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        pytest.skip("no /proc/cpuinfo to read the CPU's features from")
+    return all(flag in flags for flag in ("avx512f", "avx512dq", "avx512vl"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
+def test_cpu_small_solver_follows_cpu_and_setting():
+    """The small solver runs exactly where the CPU has AVX-512 and
+    IDMATCH_CPU_SOLVER is not "portable", so that `make test`'s portable run
+    really holds the shared core to scipy."""
+    portable = os.environ.get("IDMATCH_CPU_SOLVER") == "portable"
+    expected = _cpu_has_avx512() and not portable
+    assert cpu_small_solver_enabled(idmatch._LIBRARY_PATH) == expected
 
 
 EXTREME_VALUES = np.array([1.7976931348623157e308, 1e308, 8e307, 1.0, 0.0, -1.0, -8e307, -1e308, -1.7976931348623157e308, np.inf])

@@ -1,5 +1,6 @@
 """Loads the compiled op library once, after checking the torch it was built for."""
 
+import ctypes
 import glob
 import os
 
@@ -32,3 +33,10 @@ def load_ops_library() -> str:
         raise ImportError(f"idmatch's op library (_C) is missing from {here}; reinstall idmatch")
     torch.ops.load_library(libraries[0])
     return libraries[0]
+
+
+def cpu_small_solver_enabled(library: str) -> bool:
+    """Whether the CPU kernels solve problems of up to 16 x 16 with the AVX-512
+    small solver (the CPU has AVX-512 and IDMATCH_CPU_SOLVER is not
+    "portable") rather than with the shared core the CUDA kernels run."""
+    return bool(ctypes.CDLL(library).idmatch_cpu_small_solver_enabled())

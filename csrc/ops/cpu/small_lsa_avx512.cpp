@@ -265,3 +265,15 @@ void solve_small_problems(SmallProblem* problems, int count) {
 
 }  // namespace ops
 }  // namespace idmatch
+
+// For Python (ctypes, see idmatch._loader.cpu_small_solver_enabled): whether
+// this process solves small CPU problems with the AVX-512 solver, so that the
+// test suite can report and check which solver it holds to scipy.
+#if defined(_WIN32)
+#define IDMATCH_EXPORT __declspec(dllexport)
+#else
+#define IDMATCH_EXPORT __attribute__((visibility("default")))
+#endif
+extern "C" IDMATCH_EXPORT int idmatch_cpu_small_solver_enabled() {
+  return idmatch::ops::small_solver_enabled() ? 1 : 0;
+}
