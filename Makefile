@@ -10,7 +10,8 @@
 #                    .cu file for several GPU architectures, checks that every
 #                    op has a CUDA kernel, runs the CPU tests on that build
 #   make sanitize-check  AddressSanitizer + UndefinedBehaviorSanitizer build,
-#                    the tests (but the slow ones) under it, then a leak check
+#                    the tests (but the slow ones) under it, then a leak check;
+#                    the LSA and identity tests again on the shared core alone
 #
 # HYPOTHESIS_PROFILE=ci runs the long property-test profile; IDMATCH_TEST_SLOW=1
 # the large-input memory tests.
@@ -100,7 +101,9 @@ cuda-check: $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION)
 # marked slow are left out to keep the run short; tests/test_memory.py skips
 # itself anyway, as ASan's quarantine and shadow memory change resident sizes.
 # --capture=sys: a sanitizer report goes to file descriptor 2 just before the
-# process ends, where pytest's fd capture would swallow it.
+# process ends, where pytest's fd capture would swallow it. The second run
+# puts the shared core under the sanitizers on the small problems too, which
+# the first run sends to the AVX-512 small solver where the CPU has it.
 SANITIZE_VENV ?= .venv-sanitize
 
 $(SANITIZE_VENV)/.torch-$(TORCH_VERSION):
@@ -111,3 +114,5 @@ sanitize-check: $(SANITIZE_VENV)/.torch-$(TORCH_VERSION)
 	IDMATCH_SANITIZE=1 IDMATCH_CUDA=0 $(SANITIZE_VENV)/bin/python -m pip install --no-build-isolation ".[test]"
 	PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
 		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow"
+	IDMATCH_CPU_SOLVER=portable PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
+		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow" tests/test_lsa.py tests/test_identity.py
