@@ -1,5 +1,6 @@
 // CPU kernel of the ragged linear sum assignment op.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/Dispatch.h>
@@ -71,11 +72,24 @@ struct SmallBatch {
     const auto rows = source(s);
     SmallProblem& small = problems[count];
     bool valid;
+    constexpr bool kLoadsRows = std::is_same<T, float>::value || std::is_same<T, double>::value;
+    if constexpr (kLoadsRows) {
+      if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
+        valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, static_cast<int32_t>(nr),
+                                static_cast<int32_t>(nc), p.maximize, small);
+        finish_add(s, valid);
+        return;
+      }
+    }
     if (transposed) {
       valid = p.maximize ? load_small<true, true>(rows, nr, nc, small) : load_small<true, false>(rows, nr, nc, small);
     } else {
       valid = p.maximize ? load_small<false, true>(rows, nr, nc, small) : load_small<false, false>(rows, nr, nc, small);
     }
+    finish_add(s, valid);
+  }
+
+  void finish_add(int64_t s, bool valid) {
     if (!valid) {
       p.status[s] = core::kInvalidEntries;
       return;

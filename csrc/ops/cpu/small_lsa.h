@@ -46,5 +46,12 @@ bool small_solver_enabled();
 // Solves count (1 or 2) problems. Call only when small_solver_enabled().
 void solve_small_problems(SmallProblem* problems, int count);
 
+// Fills `small` with nr rows of nc contiguous elements, row_stride elements
+// apart, negated when `negate`; returns false when an entry is NaN or -inf
+// (after the negation). The fast path of the kernels' general load for rows
+// already in the solver's orientation. Call only when small_solver_enabled().
+bool load_small_rows(const float* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate, SmallProblem& small);
+bool load_small_rows(const double* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate, SmallProblem& small);
+
 }  // namespace ops
 }  // namespace idmatch

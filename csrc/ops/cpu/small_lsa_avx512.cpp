@@ -21,6 +21,8 @@ namespace ops {
 
 bool small_solver_enabled() { return false; }
 void solve_small_problems(SmallProblem*, int) {}
+bool load_small_rows(const float*, int64_t, int32_t, int32_t, bool, SmallProblem&) { return false; }
+bool load_small_rows(const double*, int64_t, int32_t, int32_t, bool, SmallProblem&) { return false; }
 
 #else
 
@@ -247,7 +249,54 @@ IDMATCH_AVX512 void solve_two(SmallProblem* a, SmallProblem* b) {
   while (!y.done) y.step();
 }
 
+// Stores one row's two registers of float64 lanes (lanes past nc are 0) and
+// tells whether its nc entries are all valid (neither NaN nor -inf).
+IDMATCH_AVX512_INLINE bool store_row(__m512d low, __m512d high, bool negate, uint32_t columns, double* row) {
+  if (negate) {
+    const __m512d sign = _mm512_set1_pd(-0.0);
+    low = _mm512_xor_pd(low, sign);
+    high = _mm512_xor_pd(high, sign);
+  }
+  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
+  const uint32_t valid = static_cast<uint32_t>(_mm512_cmp_pd_mask(low, neg_inf, _CMP_GT_OQ)) |
+                         (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8);
+  _mm512_store_pd(row, low);
+  _mm512_store_pd(row + 8, high);
+  return (valid & columns) == columns;
+}
+
 }  // namespace
+
+IDMATCH_AVX512 bool load_small_rows(const float* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate,
+                                    SmallProblem& small) {
+  const uint32_t columns = (1u << nc) - 1u;
+  bool valid = true;
+  for (int32_t i = 0; i < nr; ++i) {
+    // Masked: lanes past nc are neither read nor anything but 0.
+    const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(columns), rows + i * row_stride);
+    const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    const __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+    valid &= store_row(low, high, negate, columns, small.cost + kSmallMaxDim * i);
+  }
+  small.nr = nr;
+  small.nc = nc;
+  return valid;
+}
+
+IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate,
+                                    SmallProblem& small) {
+  const uint32_t columns = (1u << nc) - 1u;
+  bool valid = true;
+  for (int32_t i = 0; i < nr; ++i) {
+    const double* row = rows + i * row_stride;
+    const __m512d low = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns), row);
+    const __m512d high = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns >> 8), row + 8);
+    valid &= store_row(low, high, negate, columns, small.cost + kSmallMaxDim * i);
+  }
+  small.nr = nr;
+  small.nc = nc;
+  return valid;
+}
 
 void solve_small_problems(SmallProblem* problems, int count) {
   int32_t widest = problems[0].nc;
