@@ -42,7 +42,7 @@ def pytest_report_header(config):
     # Small CPU problems go to the AVX-512 solver where the CPU has it, unless
     # IDMATCH_CPU_SOLVER=portable sends them to the shared core (the code the
     # CUDA kernels run).
-    small = "AVX-512 small solver" if cpu_small_solver_enabled(idmatch._LIBRARY_PATH) else "shared core"
+    small = "AVX-512 small solver" if cpu_small_solver_enabled() else "shared core"
     return (f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
             f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
             f"small CPU problems: {small} (IDMATCH_CPU_SOLVER={os.environ.get('IDMATCH_CPU_SOLVER', 'unset')})")
