@@ -72,11 +72,32 @@ struct WriteAssignment {
   }
 };
 
+// Copies the solver's view of a problem (nr x nc) into float64 rows
+// dense_stride elements apart.
 template <class Cost>
-IDMATCH_HOST_DEVICE void copy_oriented(const Cost& cost, int64_t nr, int64_t nc, double* dense) {
+IDMATCH_HOST_DEVICE void copy_oriented(const Cost& cost, int64_t nr, int64_t nc, double* dense, int64_t dense_stride) {
   for (int64_t i = 0; i < nr; ++i) {
     const auto line = cost.row(i);
-    for (int64_t j = 0; j < nc; ++j) dense[i * nc + j] = line(j);
+    for (int64_t j = 0; j < nc; ++j) dense[i * dense_stride + j] = line(j);
+  }
+}
+
+// Copies problem s (n rows) of a batch as the solver sees it: transposed when
+// tall, negated when maximizing.
+template <typename T>
+IDMATCH_HOST_DEVICE void copy_ragged_problem(const RaggedLsaParams<T>& p, int64_t s, int64_t n, double* dense,
+                                             int64_t dense_stride) {
+  const int64_t m = p.num_cols;
+  const bool transposed = n > m;
+  const int64_t nr = transposed ? m : n;
+  const int64_t nc = transposed ? n : m;
+  const StridedRows<T> source{p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+  if (transposed) {
+    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, true, true>{source}, nr, nc, dense, dense_stride);
+    else copy_oriented(Oriented<StridedRows<T>, true, false>{source}, nr, nc, dense, dense_stride);
+  } else {
+    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, nr, nc, dense, dense_stride);
+    else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, nr, nc, dense, dense_stride);
   }
 }
 
@@ -127,13 +148,7 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(
     const auto* rows = reinterpret_cast<const double*>(p.cost) + first_row * p.row_stride;
     p.status[s] = solve_problem(DenseRowMajor{rows, p.row_stride}, n, m, ws, write);
   } else if (dense != nullptr && needs_dense_copy(p, n)) {
-    if (transposed) {
-      if (p.maximize) copy_oriented(Oriented<StridedRows<T>, true, true>{source}, nr, nc, dense);
-      else copy_oriented(Oriented<StridedRows<T>, true, false>{source}, nr, nc, dense);
-    } else {
-      if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, nr, nc, dense);
-      else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, nr, nc, dense);
-    }
+    copy_ragged_problem(p, s, n, dense, nc);
     p.status[s] = solve_problem(DenseRowMajor{dense, nc}, n, m, ws, write);
   } else if (transposed) {
     if (p.maximize) p.status[s] = solve_problem(Oriented<StridedRows<T>, true, true>{source}, n, m, ws, write);

@@ -26,30 +26,6 @@ namespace {
 // one busy core), so smaller calls stay serial.
 constexpr int64_t kWorkPerChunk = 500000;
 
-// Problem s in the small solver's layout (see small_lsa.h): oriented as the
-// solver sees it, negated when maximizing, in float64, rows padded with 0
-// (the padding lanes are never read as columns). Returns false when an entry
-// is NaN or -inf, which scipy checks before it solves anything.
-template <bool Transposed, bool Negate, typename T>
-bool load_small(const core::StridedRows<T>& source, int64_t nr, int64_t nc, SmallProblem& small) {
-  const core::Oriented<core::StridedRows<T>, Transposed, Negate> oriented{source};
-  const double neg_inf = -core::positive_infinity();
-  bool invalid = false;
-  for (int64_t i = 0; i < nr; ++i) {
-    const auto line = oriented.row(i);
-    double* row = small.cost + kSmallMaxDim * i;
-    for (int64_t j = 0; j < nc; ++j) {
-      const double x = line(j);
-      invalid |= !(x > neg_inf);
-      row[j] = x;
-    }
-    for (int64_t j = nc; j < kSmallMaxDim; ++j) row[j] = 0.0;
-  }
-  small.nr = static_cast<int32_t>(nr);
-  small.nc = static_cast<int32_t>(nc);
-  return !invalid;
-}
-
 // Problems of up to kSmallMaxDim rows and columns go to the small solver, two
 // at a time; the others to the shared core.
 template <typename T>
@@ -65,32 +41,25 @@ struct SmallBatch {
     return {p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
   }
 
+  // Loads problem s (n rows) in the small solver's layout, as the solver
+  // sees it; one that holds NaN or -inf is refused before anything is
+  // solved, as scipy does.
   void add(int64_t s, int64_t n) {
     const int64_t m = p.num_cols;
     const bool transposed = n > m;
-    const int64_t nr = transposed ? m : n, nc = transposed ? n : m;
-    const auto rows = source(s);
     SmallProblem& small = problems[count];
-    bool valid;
-    constexpr bool kLoadsRows = std::is_same<T, float>::value || std::is_same<T, double>::value;
-    if constexpr (kLoadsRows) {
+    small.nr = static_cast<int32_t>(transposed ? m : n);
+    small.nc = static_cast<int32_t>(transposed ? n : m);
+    if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
       if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
-        valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, static_cast<int32_t>(nr),
-                                static_cast<int32_t>(nc), p.maximize, small);
-        finish_add(s, valid);
-        return;
+        load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
+      } else {
+        core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
       }
-    }
-    if (transposed) {
-      valid = p.maximize ? load_small<true, true>(rows, nr, nc, small) : load_small<true, false>(rows, nr, nc, small);
     } else {
-      valid = p.maximize ? load_small<false, true>(rows, nr, nc, small) : load_small<false, false>(rows, nr, nc, small);
+      core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
     }
-    finish_add(s, valid);
-  }
-
-  void finish_add(int64_t s, bool valid) {
-    if (!valid) {
+    if (!small_problem_valid(small)) {
       p.status[s] = core::kInvalidEntries;
       return;
     }

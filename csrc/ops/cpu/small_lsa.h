@@ -23,8 +23,8 @@ namespace ops {
 // takes: 16 float64 lanes are two AVX-512 registers.
 constexpr int64_t kSmallMaxDim = 16;
 
-// One problem, in the solver's orientation (nr <= nc), minimizing, entries
-// checked (no NaN, no -inf). Rows are padded to kSmallMaxDim doubles.
+// One problem, in the solver's orientation (nr <= nc), minimizing. Rows are
+// kSmallMaxDim doubles apart; lanes past nc are never read as columns.
 struct alignas(64) SmallProblem {
   double cost[kSmallMaxDim * kSmallMaxDim];
   int32_t nr;
@@ -46,12 +46,17 @@ bool small_solver_enabled();
 // Solves count (1 or 2) problems. Call only when small_solver_enabled().
 void solve_small_problems(SmallProblem* problems, int count);
 
-// Fills `small` with nr rows of nc contiguous elements, row_stride elements
-// apart, negated when `negate`; returns false when an entry is NaN or -inf
-// (after the negation). The fast path of the kernels' general load for rows
-// already in the solver's orientation. Call only when small_solver_enabled().
-bool load_small_rows(const float* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate, SmallProblem& small);
-bool load_small_rows(const double* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate, SmallProblem& small);
+// Fills the cost of `small` (its nr and nc set) with rows of nc contiguous
+// elements, row_stride elements apart, negated when `negate`: the fast path
+// of core::copy_ragged_problem for rows already in the solver's orientation.
+// Call only when small_solver_enabled().
+void load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small);
+void load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small);
+
+// Whether the nr x nc entries of `small` are free of NaN and -inf, which the
+// solver must not be given (scipy refuses them before it solves). Call only
+// when small_solver_enabled().
+bool small_problem_valid(const SmallProblem& small);
 
 }  // namespace ops
 }  // namespace idmatch

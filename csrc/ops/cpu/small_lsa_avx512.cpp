@@ -21,8 +21,9 @@ namespace ops {
 
 bool small_solver_enabled() { return false; }
 void solve_small_problems(SmallProblem*, int) {}
-bool load_small_rows(const float*, int64_t, int32_t, int32_t, bool, SmallProblem&) { return false; }
-bool load_small_rows(const double*, int64_t, int32_t, int32_t, bool, SmallProblem&) { return false; }
+void load_small_rows(const float*, int64_t, bool, SmallProblem&) {}
+void load_small_rows(const double*, int64_t, bool, SmallProblem&) {}
+bool small_problem_valid(const SmallProblem&) { return false; }
 
 #else
 
@@ -151,17 +152,13 @@ struct SmallSolver {
     t = _mm512_min_pd(t, _mm512_shuffle_f64x2(t, t, 0xb1));
     t = _mm512_min_pd(t, _mm512_permute_pd(t, 0x55));
     const double lowest = _mm512_cvtsd_f64(t);
-    if (lowest == inf) {
-      p->status = core::kInfeasible;
-      done = true;
-      return;
-    }
     uint32_t lowest_cols = _mm512_cmpeq_pd_mask(spc[0], t);
     if (H == 2) lowest_cols |= static_cast<uint32_t>(_mm512_cmpeq_pd_mask(spc[H - 1], t)) << 8;
     lowest_cols &= remaining;
-    if (lowest_cols == 0) {
-      // Unreachable: the lowest is one of the remaining costs, none NaN. A
-      // guard, so that no column index past the problem is ever formed.
+    // No column is reachable. (An empty lowest_cols with a finite lowest
+    // cannot happen, as no path cost is NaN; the guard keeps a column index
+    // past the problem from ever being formed.)
+    if (lowest == inf || lowest_cols == 0) {
       p->status = core::kInfeasible;
       done = true;
       return;
@@ -249,53 +246,53 @@ IDMATCH_AVX512 void solve_two(SmallProblem* a, SmallProblem* b) {
   while (!y.done) y.step();
 }
 
-// Stores one row's two registers of float64 lanes (lanes past nc are 0) and
-// tells whether its nc entries are all valid (neither NaN nor -inf).
-IDMATCH_AVX512_INLINE bool store_row(__m512d low, __m512d high, bool negate, uint32_t columns, double* row) {
+// Stores one row's two registers of float64 lanes, negated when `negate`.
+IDMATCH_AVX512_INLINE void store_row(__m512d low, __m512d high, bool negate, double* row) {
   if (negate) {
     const __m512d sign = _mm512_set1_pd(-0.0);
     low = _mm512_xor_pd(low, sign);
     high = _mm512_xor_pd(high, sign);
   }
-  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
-  const uint32_t valid = static_cast<uint32_t>(_mm512_cmp_pd_mask(low, neg_inf, _CMP_GT_OQ)) |
-                         (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8);
   _mm512_store_pd(row, low);
   _mm512_store_pd(row + 8, high);
-  return (valid & columns) == columns;
 }
 
 }  // namespace
 
-IDMATCH_AVX512 bool load_small_rows(const float* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate,
-                                    SmallProblem& small) {
-  const uint32_t columns = (1u << nc) - 1u;
-  bool valid = true;
-  for (int32_t i = 0; i < nr; ++i) {
-    // Masked: lanes past nc are neither read nor anything but 0.
-    const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(columns), rows + i * row_stride);
+// Masked loads: lanes past nc are never read.
+IDMATCH_AVX512 void load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  const auto columns = static_cast<__mmask16>((1u << small.nc) - 1u);
+  for (int32_t i = 0; i < small.nr; ++i) {
+    const __m512 x = _mm512_maskz_loadu_ps(columns, rows + i * row_stride);
     const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
     const __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-    valid &= store_row(low, high, negate, columns, small.cost + kSmallMaxDim * i);
+    store_row(low, high, negate, small.cost + kSmallMaxDim * i);
   }
-  small.nr = nr;
-  small.nc = nc;
-  return valid;
 }
 
-IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, int32_t nr, int32_t nc, bool negate,
-                                    SmallProblem& small) {
-  const uint32_t columns = (1u << nc) - 1u;
-  bool valid = true;
-  for (int32_t i = 0; i < nr; ++i) {
+IDMATCH_AVX512 void load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  const uint32_t columns = (1u << small.nc) - 1u;
+  for (int32_t i = 0; i < small.nr; ++i) {
     const double* row = rows + i * row_stride;
     const __m512d low = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns), row);
     const __m512d high = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns >> 8), row + 8);
-    valid &= store_row(low, high, negate, columns, small.cost + kSmallMaxDim * i);
+    store_row(low, high, negate, small.cost + kSmallMaxDim * i);
   }
-  small.nr = nr;
-  small.nc = nc;
-  return valid;
+}
+
+IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
+  const uint32_t columns = (1u << small.nc) - 1u;
+  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
+  uint32_t invalid = 0;
+  for (int32_t i = 0; i < small.nr; ++i) {
+    const double* row = small.cost + kSmallMaxDim * i;
+    // Ordered and greater than -inf: neither NaN nor -inf.
+    const uint32_t valid = static_cast<uint32_t>(_mm512_cmp_pd_mask(_mm512_load_pd(row), neg_inf, _CMP_GT_OQ)) |
+                           (static_cast<uint32_t>(_mm512_cmp_pd_mask(_mm512_load_pd(row + 8), neg_inf, _CMP_GT_OQ))
+                            << 8);
+    invalid |= ~valid & columns;
+  }
+  return invalid == 0;
 }
 
 void solve_small_problems(SmallProblem* problems, int count) {
