@@ -263,12 +263,13 @@ def test_ragged_mixed_sizes(device, float_dtype, maximize):
 @pytest.mark.parametrize("num_cols", [1, 7, 8, 9, 15, 16, 17])
 def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols):
     """The CPU kernel solves problems of up to 16 rows and columns with the
-    AVX-512 small solver where the CPU has it, two at a time, and the others
+    AVX-512 small solver where the CPU has it, eight at a time, and the others
     with the shared core (IDMATCH_CPU_SOLVER=portable: all with the core).
-    Sizes on both sides of 8 (one register of columns or two) and 16, in one
-    batch, with problems that fail (invalid entries, infeasible) between the
-    pairs, and (depending on which fail) an odd count left over. The same
-    batch also runs as a view whose rows are 2M elements apart."""
+    Sizes on both sides of 8 (one block of eight columns or two) and 16, in
+    one batch, with problems that fail (invalid entries, infeasible) among
+    them, so that the solver's lanes end and take up problems at different
+    times. The same batch also runs as a view whose rows are 2M elements
+    apart."""
     rng = rng_for("small-solver", float_dtype, maximize, num_cols)
     sizes = [1, 16, 17, 8, 9, 2, 15, 0, 16, 3, 30, 5, 16, 16, 1, 12, 9, 16, 7]
     blocks = []
@@ -323,10 +324,27 @@ def test_costs_near_the_float64_limit(device, maximize, num_cols):
     assert int(col_for_row.max()) < num_cols
 
 
+@MAXIMIZE
+@pytest.mark.parametrize("num_cols", [1, 4, 10, 16])
+def test_ragged_many_small_problems(device, maximize, num_cols):
+    """Hundreds of small problems of random sizes in one call: more than the
+    small solver takes per batch (64), with failing problems anywhere, so
+    that batches end with lanes idle and problems of every size share one."""
+    rng = rng_for("many-small", maximize, num_cols)
+    sizes = [int(rng.integers(0, 18)) for _ in range(300)]
+    kinds = ["uniform", "ties012", "saturated", "near_ties", "duplicated_rows"]
+    blocks = [
+        random_cost(rng, torch.float64, maximize, (rows, num_cols), kind=kinds[k % 5], invalid_probability=0.1)
+        for k, rows in enumerate(sizes)
+    ]
+    offsets = torch.tensor(np.cumsum([0] + sizes), dtype=torch.int64)
+    assert check_ragged(torch.cat(blocks), offsets, maximize, device) == len(sizes)
+
+
 @pytest.mark.parametrize("shape", [(16, 16), (16, 5), (5, 16), (8, 8), (9, 16), (16, 9)])
 def test_tie_heavy_small_batch(device, shape):
     """Integer costs tie at almost every scan: the small solver's tie rule
-    rebuilds scipy's scan order from the columns taken so far."""
+    follows scipy's scan order, kept column by column as scipy changes it."""
     rng = rng_for("small-ties", *shape)
     values = np.stack([random_values(rng, shape, False, "ties012", 0.2, 0.0) for _ in range(500)])
     assert check_batched(torch.from_numpy(values), False, device) == 500

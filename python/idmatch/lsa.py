@@ -51,8 +51,9 @@ def _unravel(flat: int, shape: List[int]) -> str:
 
 def _raise_for_status(status: torch.Tensor, batch_shape: List[int], name: str) -> None:
     """Raises ValueError naming the first problem whose status is not ok."""
-    bad = status != Status.OK.value
-    if bool(bad.any()):
+    # OK is 0: one pass over the statuses when all are ok, the common case.
+    if bool(status.any()):
+        bad = status != Status.OK.value
         first = int(torch.argmax(bad.to(torch.int32)))
         code = int(status[first])
         if len(batch_shape) == 0:

@@ -26,13 +26,20 @@ namespace {
 // one busy core), so smaller calls stay serial.
 constexpr int64_t kWorkPerChunk = 500000;
 
-// Problems of up to kSmallMaxDim rows and columns go to the small solver, two
-// at a time; the others to the shared core.
+// The small solver's batch buffer, one per thread and kept (150 KB): filling
+// a fresh one with zeros would cost small calls more than their solving.
+SmallProblem* thread_small_problems() {
+  static thread_local std::vector<SmallProblem> problems(kSmallBatch);
+  return problems.data();
+}
+
+// Problems of up to kSmallMaxDim rows and columns go to the small solver, up
+// to kSmallBatch at a time; the others to the shared core.
 template <typename T>
 struct SmallBatch {
   const core::RaggedLsaParams<T>& p;
-  SmallProblem problems[2];
-  int64_t index[2];
+  SmallProblem* problems = thread_small_problems();
+  int64_t index[kSmallBatch];
   int count = 0;
 
   static bool takes(int64_t n, int64_t m) { return n >= 1 && m >= 1 && n <= kSmallMaxDim && m <= kSmallMaxDim; }
@@ -50,21 +57,24 @@ struct SmallBatch {
     SmallProblem& small = problems[count];
     small.nr = static_cast<int32_t>(transposed ? m : n);
     small.nc = static_cast<int32_t>(transposed ? n : m);
+    bool valid;
     if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
       if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
-        load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
+        valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
       } else {
         core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
+        valid = small_problem_valid(small);
       }
     } else {
       core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
+      valid = small_problem_valid(small);
     }
-    if (!small_problem_valid(small)) {
+    if (!valid) {
       p.status[s] = core::kInvalidEntries;
       return;
     }
     index[count++] = s;
-    if (count == 2) flush();
+    if (count == kSmallBatch) flush();
   }
 
   // Solves the pending problems and reports their pairs in ascending source
@@ -77,8 +87,14 @@ struct SmallBatch {
       const int64_t s = index[k];
       p.status[s] = small.status;
       if (small.status != core::kOk) continue;
-      const core::WriteAssignment<core::StridedRows<T>> write{source(s), p.num_cols, p.keep_best, p.col_for_row};
       const bool transposed = p.offsets[s + 1] - p.offsets[s] > p.num_cols;
+      if (!transposed && !p.keep_best && p.row_index == nullptr) {
+        // Every row of the problem is assigned, to a column of its own.
+        int64_t* const out = p.col_for_row + p.offsets[s];
+        for (int32_t i = 0; i < small.nr; ++i) out[i] = small.col4row[i];
+        continue;
+      }
+      const core::WriteAssignment<core::StridedRows<T>> write{source(s), p.num_cols, p.keep_best, p.col_for_row};
       if (!transposed) {
         for (int32_t i = 0; i < small.nr; ++i) write(i, small.col4row[i]);
       } else {

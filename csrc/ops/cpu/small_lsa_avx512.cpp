@@ -21,8 +21,8 @@ namespace ops {
 
 bool small_solver_enabled() { return false; }
 void solve_small_problems(SmallProblem*, int) {}
-void load_small_rows(const float*, int64_t, bool, SmallProblem&) {}
-void load_small_rows(const double*, int64_t, bool, SmallProblem&) {}
+bool load_small_rows(const float*, int64_t, bool, SmallProblem&) { return false; }
+bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false; }
 bool small_problem_valid(const SmallProblem&) { return false; }
 
 #else
@@ -44,210 +44,326 @@ namespace {
 #define IDMATCH_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
 #define IDMATCH_AVX512_INLINE IDMATCH_AVX512 __attribute__((always_inline)) inline
 
-// Scan order of the columns at a tie: scipy's `remaining` starts in reverse
-// column order and loses each taken column to the last one's move into its
-// place. Replaying the row's removals rebuilds it; ties of path costs are
-// rare outside integer costs, so the fast path keeps no order at all.
-int tie_column(int32_t nc, const int32_t* taken, int32_t num_taken, uint32_t lowest_cols, uint32_t free_cols) {
-  int32_t remaining[kSmallMaxDim];
-  int32_t position[kSmallMaxDim];
-  for (int32_t it = 0; it < nc; ++it) {
-    remaining[it] = nc - 1 - it;
-    position[nc - 1 - it] = it;
+// Eight problems at once, one per lane: lane l of every vector belongs to
+// the problem in lane l, and the columns are separate vectors, so one scan of
+// every lane's problem is a pass over the columns with vertical operations
+// only. Each lane is at its own point of scipy's algorithm; a lane whose
+// problem is solved takes the batch's next one. Nothing branches on one
+// lane's values but a problem's end: the tie rule and the augmentation are
+// vector operations too, where a single problem's search mispredicts a
+// branch about every other scan.
+constexpr int kLanes = 8;
+
+using Ints = __m256i;     // 8 int32 lanes
+using Doubles = __m512d;  // 8 float64 lanes
+
+IDMATCH_AVX512_INLINE Ints splat(int32_t x) { return _mm256_set1_epi32(x); }
+IDMATCH_AVX512_INLINE Ints load_ints(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const Ints*>(p)); }
+IDMATCH_AVX512_INLINE void store_ints(int32_t* p, Ints x) { _mm256_store_si256(reinterpret_cast<Ints*>(p), x); }
+
+// Columns j..j+7 of eight rows, one row per lane: out[k] lane l is
+// rows[l][j + k].
+IDMATCH_AVX512_INLINE void transpose(const double* const* rows, int j, Doubles* out) {
+  Doubles r[kLanes];
+  for (int l = 0; l < kLanes; ++l) r[l] = _mm512_load_pd(rows[l] + j);
+  Doubles a[kLanes], b[kLanes];
+  for (int k = 0; k < 4; ++k) {
+    a[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_pd(r[2 * k], r[2 * k + 1]);
   }
-  int32_t num_remaining = nc;
-  for (int32_t q = 0; q < num_taken; ++q) {
-    const int32_t j = taken[q];
-    const int32_t last = remaining[--num_remaining];
-    remaining[position[j]] = last;
-    position[last] = position[j];
-  }
-  // scipy's scan keeps the first column of lowest cost, then moves on to any
-  // later one of equal cost that is unassigned: the last unassigned one in
-  // scan order if there is one, else the first.
-  const uint32_t lowest_free = lowest_cols & free_cols;
-  int best = -1;
-  if (lowest_free != 0) {
-    for (uint32_t b = lowest_free; b != 0; b &= b - 1) {
-      const int j = __builtin_ctz(b);
-      if (best < 0 || position[j] > position[best]) best = j;
+  for (int k = 0; k < 2; ++k) {
+    for (int h = 0; h < 2; ++h) {
+      b[4 * k + h] = _mm512_shuffle_f64x2(a[4 * k + h], a[4 * k + 2 + h], 0x88);
+      b[4 * k + 2 + h] = _mm512_shuffle_f64x2(a[4 * k + h], a[4 * k + 2 + h], 0xdd);
     }
-  } else {
-    for (uint32_t b = lowest_cols; b != 0; b &= b - 1) {
-      const int j = __builtin_ctz(b);
-      if (best < 0 || position[j] < position[best]) best = j;
-    }
   }
-  return best;
+  for (int k = 0; k < 4; ++k) {
+    out[k] = _mm512_shuffle_f64x2(b[k], b[4 + k], 0x88);
+    out[4 + k] = _mm512_shuffle_f64x2(b[k], b[4 + k], 0xdd);
+  }
 }
 
-// One problem's state. H registers of 8 doubles hold the columns (H = 1:
-// up to 8 columns, H = 2: up to 16); bit j of a mask stands for column j.
-template <int H>
-struct SmallSolver {
-  SmallProblem* p;
-  uint32_t all_cols;
-  uint32_t free_cols;   // unassigned columns
-  uint32_t remaining;   // columns not yet on this row's shortest path tree
-  uint32_t tree_rows;   // rows on the tree, `cur` included
-  int32_t cur;
-  int32_t num_taken;
-  bool done;
-  __m512d v[H];
-  __m512d u[H];      // row duals, lane i for row i
-  __m512d spc[H];    // shortest path cost of every column
-  // Path cost at which each tree row was reached (0 for `cur`). A row is
-  // reached through its assigned column j, whose path cost then is the
-  // lowest, and a taken column's cost never changes again: so scipy's
-  // u[i] += min_val - spc[col4row[i]] is u[i] += min_val - reached[i].
-  __m512d reached[H];
-  __m512i path;      // predecessor row of every column (16 int32 lanes)
-
-  IDMATCH_AVX512_INLINE void start(SmallProblem* problem) {
-    p = problem;
-    all_cols = (1u << p->nc) - 1u;
-    free_cols = all_cols;
-    cur = 0;
-    done = false;
-    for (int h = 0; h < H; ++h) {
-      v[h] = _mm512_setzero_pd();
-      u[h] = _mm512_setzero_pd();
-    }
-    for (int k = 0; k < kSmallMaxDim; ++k) {
-      p->row4col[k] = -1;
-      p->col4row[k] = -1;
-    }
-    start_row();
+// The same for columns j..j+3 only, with 256-bit operations, for a block of
+// at most four columns.
+IDMATCH_AVX512_INLINE void transpose4(const double* const* rows, int j, Doubles* out) {
+  __m256d a[kLanes];
+  for (int k = 0; k < 4; ++k) {
+    const __m256d r0 = _mm256_load_pd(rows[2 * k] + j);
+    const __m256d r1 = _mm256_load_pd(rows[2 * k + 1] + j);
+    a[2 * k] = _mm256_unpacklo_pd(r0, r1);      // columns 0 and 2 of rows 2k, 2k+1
+    a[2 * k + 1] = _mm256_unpackhi_pd(r0, r1);  // columns 1 and 3
   }
-
-  // The first scan from row `cur`: every column remains and none has a path
-  // cost yet. u[cur] is still 0 and min_val is 0, so this is scipy's
-  // ((0 + c) - 0) - v[j], rounded as scipy rounds it. scipy keeps r only if
-  // r < +inf: a NaN r (duals overflowed by costs near the float64 limit)
-  // leaves the column at +inf, and no NaN ever enters the path costs, which
-  // the min reduction below could not order.
-  IDMATCH_AVX512_INLINE void start_row() {
-    remaining = all_cols;
-    tree_rows = 1u << cur;
-    num_taken = 0;
-    path = _mm512_set1_epi32(cur);
-    const double* row = p->cost + kSmallMaxDim * cur;
-    for (int h = 0; h < H; ++h) {
-      const __m512d c = _mm512_load_pd(row + 8 * h);
-      const __m512d r = _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(_mm512_setzero_pd(), c), _mm512_setzero_pd()), v[h]);
-      spc[h] = _mm512_mask_mov_pd(_mm512_set1_pd(core::positive_infinity()), _mm512_cmp_pd_mask(r, r, _CMP_ORD_Q), r);
-      reached[h] = _mm512_setzero_pd();
+  for (int c = 0; c < 2; ++c) {
+    for (int half = 0; half < 2; ++half) {
+      const int imm = half == 0 ? 0x20 : 0x31;
+      const __m256d low = _mm256_permute2f128_pd(a[c], a[2 + c], imm);
+      const __m256d high = _mm256_permute2f128_pd(a[4 + c], a[6 + c], imm);
+      out[2 * half + c] = _mm512_insertf64x4(_mm512_castpd256_pd512(low), high, 1);
     }
   }
+}
 
-  // Takes the next column of the tree and scans from the row behind it, or
-  // ends the row's search at a free column.
-  IDMATCH_AVX512_INLINE void step() {
-    const double inf = core::positive_infinity();
-    const __m512d all_inf = _mm512_set1_pd(inf);
-    // The lowest path cost over the remaining columns, in every lane.
-    __m512d t = _mm512_mask_mov_pd(all_inf, static_cast<__mmask8>(remaining), spc[0]);
-    if (H == 2) t = _mm512_min_pd(t, _mm512_mask_mov_pd(all_inf, static_cast<__mmask8>(remaining >> 8), spc[H - 1]));
-    t = _mm512_min_pd(t, _mm512_shuffle_f64x2(t, t, 0x4e));
-    t = _mm512_min_pd(t, _mm512_shuffle_f64x2(t, t, 0xb1));
-    t = _mm512_min_pd(t, _mm512_permute_pd(t, 0x55));
-    const double lowest = _mm512_cvtsd_f64(t);
-    uint32_t lowest_cols = _mm512_cmpeq_pd_mask(spc[0], t);
-    if (H == 2) lowest_cols |= static_cast<uint32_t>(_mm512_cmpeq_pd_mask(spc[H - 1], t)) << 8;
-    lowest_cols &= remaining;
-    // No column is reachable. (An empty lowest_cols with a finite lowest
-    // cannot happen, as no path cost is NaN; the guard keeps a column index
-    // past the problem from ever being formed.)
-    if (lowest == inf || lowest_cols == 0) {
-      p->status = core::kInfeasible;
-      done = true;
-      return;
-    }
-    const int32_t j = (lowest_cols & (lowest_cols - 1)) == 0
-                          ? __builtin_ctz(lowest_cols)
-                          : tie_column(p->nc, p->taken, num_taken, lowest_cols, free_cols);
-    const uint32_t j_bit = 1u << j;
-    p->taken[num_taken++] = j;
-    remaining &= ~j_bit;
-    const __m512d min_val = _mm512_set1_pd(lowest);
-    if (free_cols & j_bit) {
-      finish_row(j, min_val);
-      return;
-    }
-    const int32_t i = p->row4col[j];
-    tree_rows |= 1u << i;
-    const __m512i i_lanes = _mm512_set1_epi64(i);
-    const __m512d u_i = H == 2 ? _mm512_permutex2var_pd(u[0], i_lanes, u[H - 1]) : _mm512_permutexvar_pd(i_lanes, u[0]);
-    const double* row = p->cost + kSmallMaxDim * i;
-    __mmask16 improved = 0;
-    for (int h = 0; h < H; ++h) {
-      const __m512d c = _mm512_load_pd(row + 8 * h);
-      // ((min_val + c) - u[i]) - v[j], as scipy.
-      const __m512d r = _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(min_val, c), u_i), v[h]);
-      const __mmask8 better = _mm512_mask_cmplt_pd_mask(static_cast<__mmask8>(remaining >> (8 * h)), r, spc[h]);
-      spc[h] = _mm512_mask_mov_pd(spc[h], better, r);
-      improved |= static_cast<__mmask16>(static_cast<uint32_t>(better) << (8 * h));
-      reached[h] = _mm512_mask_mov_pd(reached[h], static_cast<__mmask8>((1u << i) >> (8 * h)), min_val);
-    }
-    path = _mm512_mask_mov_epi32(path, improved, _mm512_set1_epi32(i));
-  }
+struct alignas(64) LaneSolver {
+  // [column][lane]
+  double spc[kSmallMaxDim][kLanes];    // shortest path cost of every column
+  double v[kSmallMaxDim][kLanes];      // column duals
+  // The dual u of the row assigned to each column: scipy's u[i] lives at
+  // col4row[i], so the row scanned next, reached through a column, brings
+  // its u along without an indexed load, and the dual update over the tree
+  // is a pass over its columns: u[i] += min_val - spc[col4row[i]].
+  double u_of_col[kSmallMaxDim][kLanes];
+  int32_t row4col[kSmallMaxDim][kLanes];
+  // Each column's predecessor on the shortest path tree, recorded when its
+  // path cost is set: the row (bits 0-3 of pred) and the columns of the
+  // path from `cur` to that row (a bit each, from bit 4), that row's u and
+  // the path cost at which it was reached (spc[col4row[row]], 0 for `cur`).
+  // So the augmenting path is known as a set at the sink, and augmenting is
+  // one pass over the columns with no walk: each column on the path takes
+  // its predecessor row, whose new u is scipy's u + (min_val -
+  // spc[col4row]) (for `cur`, 0 + (min_val - 0), which is scipy's 0 +
+  // min_val).
+  int32_t pred[kSmallMaxDim][kLanes];
+  double path_u[kSmallMaxDim][kLanes];
+  double path_reached[kSmallMaxDim][kLanes];
+  // Each column's place in scipy's scan order of the search (`remaining`),
+  // which decides ties.
+  int32_t position[kSmallMaxDim][kLanes];
 
-  IDMATCH_AVX512_INLINE void finish_row(int32_t sink, __m512d min_val) {
-    // Duals over the tree: u[i] += min_val - reached[i] for its rows (for
-    // `cur`: 0 + min_val), v[j] -= min_val - spc[j] for its columns.
-    const uint32_t tree_cols = all_cols & ~remaining;
-    for (int h = 0; h < H; ++h) {
-      u[h] = _mm512_mask_add_pd(u[h], static_cast<__mmask8>(tree_rows >> (8 * h)), u[h],
-                                _mm512_sub_pd(min_val, reached[h]));
-      v[h] = _mm512_mask_sub_pd(v[h], static_cast<__mmask8>(tree_cols >> (8 * h)), v[h],
-                                _mm512_sub_pd(min_val, spc[h]));
-    }
-    // Augment along the path back to `cur`.
-    _mm512_storeu_si512(p->path, path);
-    free_cols &= ~(1u << sink);
-    int32_t j = sink;
-    while (true) {
-      const int32_t i = p->path[j];
-      p->row4col[j] = i;
-      const int32_t previous = p->col4row[i];
-      p->col4row[i] = j;
-      j = previous;
-      if (i == cur) break;
-    }
-    if (++cur == p->nr) {
-      p->status = core::kOk;
-      done = true;
-      return;
-    }
-    start_row();
-  }
+  int32_t problem[kLanes];  // index in the batch, -1 when idle
+
+  SmallProblem* problems;
+  int32_t count;
+  int32_t next;
+
+  IDMATCH_AVX512 void run();
 };
 
-template <int H>
-IDMATCH_AVX512 void solve_one(SmallProblem* a) {
-  SmallSolver<H> x;
-  x.start(a);
-  while (!x.done) x.step();
+// The state of each lane's search, a lane each, in registers.
+struct Lanes {
+  Doubles min_val;  // path cost of the row scanned next
+  Doubles scan_u;   // its u
+  Ints scan_row;
+  Ints scan_path;   // the columns of its path from `cur`, a bit each
+  Ints cur;         // row whose search runs
+  Ints num_rows;
+  Ints num_cols;
+  Ints offset;      // the problem's first cost, in doubles from the batch's
+  Ints all_cols;    // a bit per column of the problem
+  Ints remaining;   // columns not yet on the row's tree
+  Ints num_taken;   // columns taken by the row's search
+};
+
+IDMATCH_AVX512_INLINE void set_lane(Ints& x, int l, int32_t value) {
+  x = _mm256_mask_mov_epi32(x, static_cast<__mmask8>(1u << l), splat(value));
 }
 
-// Two problems in alternation: each step's chain of dependent operations
-// (reduction, pick, next row's load and scan) is long, and the other
-// problem's step runs in its shadow.
-template <int H>
-IDMATCH_AVX512 void solve_two(SmallProblem* a, SmallProblem* b) {
-  SmallSolver<H> x, y;
-  x.start(a);
-  y.start(b);
-  while (!x.done && !y.done) {
-    x.step();
-    y.step();
+// Gives lane l the batch's next problem, or leaves it idle: no columns, so
+// no scan or search touches it.
+IDMATCH_AVX512_INLINE void start_problem(LaneSolver& s, Lanes& lanes, int l) {
+  const auto lane = static_cast<__mmask8>(1u << l);
+  lanes.min_val = _mm512_mask_mov_pd(lanes.min_val, lane, _mm512_setzero_pd());
+  lanes.scan_u = _mm512_mask_mov_pd(lanes.scan_u, lane, _mm512_setzero_pd());
+  set_lane(lanes.scan_row, l, 0);
+  set_lane(lanes.scan_path, l, 0);
+  set_lane(lanes.cur, l, 0);
+  set_lane(lanes.num_taken, l, 0);
+  if (s.next == s.count) {
+    s.problem[l] = -1;
+    set_lane(lanes.offset, l, 0);
+    set_lane(lanes.num_rows, l, 1);
+    set_lane(lanes.num_cols, l, 1);
+    set_lane(lanes.all_cols, l, 0);
+    set_lane(lanes.remaining, l, 0);
+    return;
   }
-  while (!x.done) x.step();
-  while (!y.done) y.step();
+  const int32_t k = s.next++;
+  const SmallProblem& p = s.problems[k];
+  s.problem[l] = k;
+  set_lane(lanes.offset, l, static_cast<int32_t>(k * (sizeof(SmallProblem) / sizeof(double))));
+  set_lane(lanes.num_rows, l, p.nr);
+  set_lane(lanes.num_cols, l, p.nc);
+  set_lane(lanes.all_cols, l, static_cast<int32_t>((1u << p.nc) - 1u));
+  set_lane(lanes.remaining, l, static_cast<int32_t>((1u << p.nc) - 1u));
+  // Row 0's search: its first scan is a scan from row 0 at path cost 0 with
+  // u = 0, scipy's ((0 + c) - 0) - v[j]. Columns past nc are never open.
+  for (int j = 0; j < p.nc; ++j) {
+    s.v[j][l] = s.u_of_col[j][l] = 0.0;
+    s.row4col[j][l] = -1;
+  }
 }
 
-// Stores one row's two registers of float64 lanes, negated when `negate`.
-IDMATCH_AVX512_INLINE void store_row(__m512d low, __m512d high, bool negate, double* row) {
+// Reports lane l's problem and starts the batch's next one there.
+IDMATCH_AVX512_INLINE void change_problem(LaneSolver& s, Lanes& lanes, int l, int32_t status) {
+  SmallProblem& p = s.problems[s.problem[l]];
+  p.status = status;
+  for (int j = 0; j < p.nr; ++j) p.col4row[j] = -1;
+  for (int j = 0; j < p.nc; ++j) {
+    const int32_t i = s.row4col[j][l];
+    p.row4col[j] = i;
+    if (i >= 0) p.col4row[i] = j;
+  }
+  start_problem(s, lanes, l);
+}
+
+IDMATCH_AVX512 void LaneSolver::run() {
+  next = 0;
+  int32_t widest = 0;
+  for (int32_t k = 0; k < count; ++k) widest = problems[k].nc > widest ? problems[k].nc : widest;
+  const int32_t width = widest;
+  // Columns past a problem's nc are read but never open; they start finite.
+  for (int j = 0; j < kSmallMaxDim; ++j) {
+    for (int l = 0; l < kLanes; ++l) {
+      spc[j][l] = v[j][l] = u_of_col[j][l] = path_u[j][l] = path_reached[j][l] = 0.0;
+      row4col[j][l] = pred[j][l] = position[j][l] = 0;
+    }
+  }
+  Lanes lanes;
+  lanes.min_val = lanes.scan_u = _mm512_setzero_pd();
+  lanes.scan_row = lanes.scan_path = lanes.cur = lanes.num_rows = lanes.num_cols = lanes.offset = lanes.all_cols =
+      lanes.remaining = lanes.num_taken = _mm256_setzero_si256();
+  for (int l = 0; l < kLanes; ++l) start_problem(*this, lanes, l);
+  const double* const costs = problems[0].cost;
+  const Doubles all_inf = _mm512_set1_pd(core::positive_infinity());
+  const Ints one = splat(1);
+  Doubles& min_val_v = lanes.min_val;
+  Doubles& scan_u_v = lanes.scan_u;
+  Ints &scan_row_v = lanes.scan_row, &scan_path_v = lanes.scan_path, &cur_v = lanes.cur,
+       &num_rows_v = lanes.num_rows, &offset_v = lanes.offset, &all_cols_v = lanes.all_cols,
+       &remaining_v = lanes.remaining, &num_taken_v = lanes.num_taken, &num_cols_v = lanes.num_cols;
+  // The last step's removal from the scan order, per lane.
+  Ints moved_from_v = splat(-1), moved_to_v = _mm256_setzero_si256();
+  while (true) {
+    const __mmask8 active = _mm256_test_epi32_mask(remaining_v, remaining_v);
+    if (active == 0) break;
+    // The scanned rows' costs, a vector per column (idle lanes read row 0
+    // of the batch's first problem and use none of it).
+    alignas(32) int32_t row_offset[kLanes];
+    store_ints(row_offset, _mm256_add_epi32(offset_v, _mm256_slli_epi32(scan_row_v, 4)));
+    const double* rows[kLanes];
+    for (int l = 0; l < kLanes; ++l) rows[l] = costs + row_offset[l];
+    // Scan: relax every remaining column from the scanned row. A lane's
+    // first scan of a search starts every column at +inf.
+    const __mmask8 first_scan = _mm256_cmpeq_epi32_mask(num_taken_v, _mm256_setzero_si256());
+    const Ints scan_pred = _mm256_or_si256(scan_row_v, _mm256_slli_epi32(scan_path_v, 4));
+    const Ints last_col_v = _mm256_sub_epi32(num_cols_v, one);
+    Doubles low_even = all_inf, low_odd = all_inf;
+    for (int32_t h = 0; 8 * h < width; ++h) {
+      Doubles cost[8];
+      if (width - 8 * h <= 4) transpose4(rows, 8 * h, cost);
+      else transpose(rows, 8 * h, cost);
+      for (int32_t k = 0; k < 8; ++k) {
+        const int32_t j = 8 * h + k;
+        if (j == width) break;
+        const __mmask8 open = _mm256_test_epi32_mask(remaining_v, splat(1 << j));
+        // ((min_val + c) - u[i]) - v[j], as scipy.
+        const Doubles r =
+            _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(min_val_v, cost[k]), scan_u_v), _mm512_load_pd(v[j]));
+        Doubles s = _mm512_mask_mov_pd(_mm512_load_pd(spc[j]), first_scan, all_inf);
+        const __mmask8 better = _mm512_mask_cmp_pd_mask(open, r, s, _CMP_LT_OQ);
+        s = _mm512_mask_mov_pd(s, better, r);
+        _mm512_store_pd(spc[j], s);
+        store_ints(pred[j], _mm256_mask_mov_epi32(load_ints(pred[j]), better, scan_pred));
+        // The column's place in scipy's scan order: nc - 1 - j when a search
+        // starts, then moved by the last step's removal.
+        Ints pos = load_ints(position[j]);
+        pos = _mm256_mask_mov_epi32(pos, _mm256_cmpeq_epi32_mask(pos, moved_from_v), moved_to_v);
+        store_ints(position[j], _mm256_mask_mov_epi32(pos, first_scan, _mm256_sub_epi32(last_col_v, splat(j))));
+        _mm512_store_pd(path_u[j], _mm512_mask_mov_pd(_mm512_load_pd(path_u[j]), better, scan_u_v));
+        _mm512_store_pd(path_reached[j], _mm512_mask_mov_pd(_mm512_load_pd(path_reached[j]), better, min_val_v));
+        // No path cost is NaN, so min is exact.
+        if (k % 2 == 0) low_even = _mm512_mask_min_pd(low_even, open, low_even, s);
+        else low_odd = _mm512_mask_min_pd(low_odd, open, low_odd, s);
+      }
+    }
+    const Doubles lowest = _mm512_min_pd(low_even, low_odd);
+    // The column taken, by scipy's rule: of the remaining columns at the
+    // lowest path cost, the last free one in scan order if one is free, else
+    // the first. As a key that is largest for that column: 16 + position
+    // for a free column, 15 - position for an assigned one, -1 off the
+    // lowest; positions differ, so exactly one column has the largest key.
+    Ints best = splat(-1);
+    Ints col = _mm256_setzero_si256(), next_row = splat(-1), next_path = _mm256_setzero_si256(),
+         next_pos = _mm256_setzero_si256();
+    Doubles next_u = _mm512_setzero_pd();
+    for (int32_t j = 0; j < width; ++j) {
+      const __mmask8 at_lowest = _mm512_mask_cmp_pd_mask(_mm256_test_epi32_mask(remaining_v, splat(1 << j)),
+                                                         _mm512_load_pd(spc[j]), lowest, _CMP_EQ_OQ);
+      const Ints pos = load_ints(position[j]);
+      const Ints row = load_ints(row4col[j]);
+      const Ints k = _mm256_mask_mov_epi32(_mm256_sub_epi32(splat(15), pos), _mm256_movepi32_mask(row),
+                                           _mm256_add_epi32(pos, splat(16)));
+      // Then its row (-1 if free), that row's u, its path and position.
+      const __mmask8 taken_here = _mm256_mask_cmpgt_epi32_mask(at_lowest, k, best);
+      best = _mm256_mask_mov_epi32(best, taken_here, k);
+      col = _mm256_mask_mov_epi32(col, taken_here, splat(j));
+      next_row = _mm256_mask_mov_epi32(next_row, taken_here, row);
+      next_u = _mm512_mask_mov_pd(next_u, taken_here, _mm512_load_pd(u_of_col[j]));
+      next_path = _mm256_mask_mov_epi32(next_path, taken_here, load_ints(pred[j]));
+      next_pos = _mm256_mask_mov_epi32(next_pos, taken_here, pos);
+    }
+    next_path = _mm256_srli_epi32(next_path, 4);
+    // No column is reachable: the problem is infeasible.
+    const __mmask8 infeasible = active & _mm512_cmp_pd_mask(lowest, all_inf, _CMP_EQ_OQ);
+    const __mmask8 reachable = active & ~infeasible;
+    const Ints col_bit = _mm256_sllv_epi32(one, col);
+    remaining_v = _mm256_mask_andnot_epi32(remaining_v, reachable, col_bit, remaining_v);
+    num_taken_v = _mm256_add_epi32(num_taken_v, one);
+    // scipy's removal from its scan order: the last remaining column moves
+    // into the taken one's place (done by the next scan).
+    moved_from_v = _mm256_sub_epi32(num_cols_v, num_taken_v);
+    moved_to_v = next_pos;
+    // A free column ends the search; an assigned one's row is scanned next,
+    // at the column's path cost.
+    const __mmask8 sinks = reachable & _mm256_cmpeq_epi32_mask(next_row, splat(-1));
+    const __mmask8 assigned = reachable & ~sinks;
+    scan_row_v = _mm256_mask_mov_epi32(scan_row_v, assigned, next_row);
+    // The path to the taken column: the one to its predecessor row, and it.
+    next_path = _mm256_or_si256(next_path, col_bit);
+    scan_path_v = _mm256_mask_mov_epi32(scan_path_v, assigned, next_path);
+    scan_u_v = _mm512_mask_mov_pd(scan_u_v, assigned, next_u);
+    min_val_v = _mm512_mask_mov_pd(min_val_v, assigned, lowest);
+    if (sinks != 0) {
+      // Duals over the trees whose search ended, as scipy: v[j] -= min_val -
+      // spc[j] over their columns, the sink included, and u[i] += min_val -
+      // spc[col4row[i]] over their rows but `cur` (the sink has none). Then
+      // each column on the augmenting path takes its predecessor row, and
+      // that row's u with the same update (see path_u).
+      const Ints tree_cols = _mm256_andnot_si256(remaining_v, all_cols_v);
+      for (int32_t j = 0; j < width; ++j) {
+        const Ints bit = splat(1 << j);
+        const __mmask8 on_tree = sinks & _mm256_test_epi32_mask(tree_cols, bit);
+        const __mmask8 on_path = sinks & _mm256_test_epi32_mask(next_path, bit);
+        const Doubles gain = _mm512_sub_pd(lowest, _mm512_load_pd(spc[j]));
+        const Doubles vj = _mm512_load_pd(v[j]);
+        _mm512_store_pd(v[j], _mm512_mask_sub_pd(vj, on_tree, vj, gain));
+        const Doubles uj = _mm512_load_pd(u_of_col[j]);
+        const Doubles moved =
+            _mm512_add_pd(_mm512_load_pd(path_u[j]), _mm512_sub_pd(lowest, _mm512_load_pd(path_reached[j])));
+        _mm512_store_pd(u_of_col[j], _mm512_mask_mov_pd(_mm512_mask_add_pd(uj, on_tree, uj, gain), on_path, moved));
+        store_ints(row4col[j],
+                   _mm256_mask_mov_epi32(load_ints(row4col[j]), on_path, _mm256_and_si256(load_ints(pred[j]), splat(15))));
+      }
+      // The next row's search, as in start_problem.
+      cur_v = _mm256_mask_add_epi32(cur_v, sinks, cur_v, one);
+      const __mmask8 solved = sinks & _mm256_cmpeq_epi32_mask(cur_v, num_rows_v);
+      const __mmask8 next_search = sinks & ~solved;
+      remaining_v = _mm256_mask_mov_epi32(remaining_v, next_search, all_cols_v);
+      num_taken_v = _mm256_mask_mov_epi32(num_taken_v, next_search, _mm256_setzero_si256());
+      scan_row_v = _mm256_mask_mov_epi32(scan_row_v, next_search, cur_v);
+      scan_path_v = _mm256_mask_mov_epi32(scan_path_v, next_search, _mm256_setzero_si256());
+      scan_u_v = _mm512_mask_mov_pd(scan_u_v, next_search, _mm512_setzero_pd());
+      min_val_v = _mm512_mask_mov_pd(min_val_v, next_search, _mm512_setzero_pd());
+      for (__mmask8 b = solved; b != 0; b &= b - 1) change_problem(*this, lanes, __builtin_ctz(b), core::kOk);
+    }
+    for (__mmask8 b = infeasible; b != 0; b &= b - 1) {
+      change_problem(*this, lanes, __builtin_ctz(b), core::kInfeasible);
+    }
+  }
+}
+
+// Stores one row's two registers of float64 lanes, negated when `negate`,
+// and returns the bits of its lanes that are NaN or -inf.
+IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate, double* row) {
   if (negate) {
     const __m512d sign = _mm512_set1_pd(-0.0);
     low = _mm512_xor_pd(low, sign);
@@ -255,29 +371,37 @@ IDMATCH_AVX512_INLINE void store_row(__m512d low, __m512d high, bool negate, dou
   }
   _mm512_store_pd(row, low);
   _mm512_store_pd(row + 8, high);
+  // Ordered and greater than -inf: neither NaN nor -inf.
+  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
+  return ~(static_cast<uint32_t>(_mm512_cmp_pd_mask(low, neg_inf, _CMP_GT_OQ)) |
+           (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8));
 }
 
 }  // namespace
 
 // Masked loads: lanes past nc are never read.
-IDMATCH_AVX512 void load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small) {
-  const auto columns = static_cast<__mmask16>((1u << small.nc) - 1u);
+IDMATCH_AVX512 bool load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  const uint32_t columns = (1u << small.nc) - 1u;
+  uint32_t invalid = 0;
   for (int32_t i = 0; i < small.nr; ++i) {
-    const __m512 x = _mm512_maskz_loadu_ps(columns, rows + i * row_stride);
+    const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(columns), rows + i * row_stride);
     const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
     const __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-    store_row(low, high, negate, small.cost + kSmallMaxDim * i);
+    invalid |= store_row(low, high, negate, small.cost + kSmallMaxDim * i);
   }
+  return (invalid & columns) == 0;
 }
 
-IDMATCH_AVX512 void load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small) {
   const uint32_t columns = (1u << small.nc) - 1u;
+  uint32_t invalid = 0;
   for (int32_t i = 0; i < small.nr; ++i) {
     const double* row = rows + i * row_stride;
     const __m512d low = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns), row);
     const __m512d high = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns >> 8), row + 8);
-    store_row(low, high, negate, small.cost + kSmallMaxDim * i);
+    invalid |= store_row(low, high, negate, small.cost + kSmallMaxDim * i);
   }
+  return (invalid & columns) == 0;
 }
 
 IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
@@ -296,15 +420,10 @@ IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
 }
 
 void solve_small_problems(SmallProblem* problems, int count) {
-  int32_t widest = problems[0].nc;
-  if (count == 2 && problems[1].nc > widest) widest = problems[1].nc;
-  if (count == 2) {
-    if (widest <= 8) solve_two<1>(&problems[0], &problems[1]);
-    else solve_two<2>(&problems[0], &problems[1]);
-  } else {
-    if (widest <= 8) solve_one<1>(&problems[0]);
-    else solve_one<2>(&problems[0]);
-  }
+  LaneSolver solver;
+  solver.problems = problems;
+  solver.count = count;
+  solver.run();
 }
 
 #endif
