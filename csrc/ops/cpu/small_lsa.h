@@ -27,7 +27,7 @@ constexpr int64_t kSmallMaxDim = 16;
 // Most problems solved per call: the solver keeps eight of them going at
 // once and gives a lane that finishes the next one, so a batch of many keeps
 // the lanes busy.
-constexpr int kSmallBatch = 64;
+constexpr int kSmallBatch = 128;
 
 // One problem, in the solver's orientation (nr <= nc), minimizing. Rows are
 // kSmallMaxDim doubles apart; the solver loads whole rows but uses no entry
