@@ -64,14 +64,14 @@ struct StridedScalars {
   ScalarKind kind;
   int64_t stride;  // in elements
 
-  IDMATCH_HOST_DEVICE const char* address(int64_t i) const {
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE const char* address(int64_t i) const {
     return static_cast<const char*>(data) + i * stride * element_size(kind);
   }
   // The same view shifted by `elements` (e.g. the y column of (x, y) points).
   IDMATCH_HOST_DEVICE StridedScalars shifted(int64_t elements) const {
     return StridedScalars{static_cast<const char*>(data) + elements * element_size(kind), kind, stride};
   }
-  IDMATCH_HOST_DEVICE double as_double(int64_t i) const {
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
       case ScalarKind::kFloat64: return *reinterpret_cast<const double*>(a);
@@ -81,7 +81,7 @@ struct StridedScalars {
       default: return static_cast<double>(as_int64(i));
     }
   }
-  IDMATCH_HOST_DEVICE int64_t as_int64(int64_t i) const {
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
       case ScalarKind::kInt64: return *reinterpret_cast<const int64_t*>(a);
@@ -94,7 +94,7 @@ struct StridedScalars {
   }
   // Copies element i, bit for bit, to element `dest` of a contiguous array of
   // the same kind.
-  IDMATCH_HOST_DEVICE void copy_to(void* out, int64_t dest, int64_t i) const {
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void copy_to(void* out, int64_t dest, int64_t i) const {
     const char* a = address(i);
     char* o = static_cast<char*>(out);
     switch (element_size(kind)) {

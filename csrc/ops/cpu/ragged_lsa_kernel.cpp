@@ -58,8 +58,10 @@ struct SmallBatch {
     small.nr = static_cast<int32_t>(transposed ? m : n);
     small.nc = static_cast<int32_t>(transposed ? n : m);
     bool valid;
-    if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
-      if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
+    if (transposed) {
+      valid = load_transposed(s, n, small);
+    } else if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
+      if (p.col_stride == 1 && p.row_index == nullptr) {
         valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
       } else {
         core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
@@ -75,6 +77,38 @@ struct SmallBatch {
     }
     index[count++] = s;
     if (count == kSmallBatch) flush();
+  }
+
+  // A tall problem (n > m rows): source row j becomes column j of the
+  // solver's view, read with one row address per row (core's
+  // copy_ragged_problem reads it a column at a time). Returns whether it is
+  // free of NaN and -inf, as small_problem_valid.
+  bool load_transposed(int64_t s, int64_t n, SmallProblem& small) const {
+    const core::StridedRows<T> rows = source(s);
+    const double neg_inf = -core::positive_infinity();
+    bool valid = true;
+    for (int64_t j = 0; j < n; ++j) {
+      const T* row = p.cost + rows.source_row(j) * p.row_stride;
+      for (int64_t i = 0; i < p.num_cols; ++i) {
+        double x = static_cast<double>(row[i * p.col_stride]);
+        if (p.maximize) x = -x;
+        small.cost[i * kSmallMaxDim + j] = x;
+        valid &= x > neg_inf;  // false for NaN too
+      }
+    }
+    return valid;
+  }
+
+  // keep_best's test (core::WriteAssignment) on the solver's copy: whether no
+  // entry of the source row beats the matched one, where `entries` walks the
+  // row's oriented values `step` apart. Oriented values are the source's,
+  // negated when maximizing, and exact in float64.
+  bool is_row_best(const double* entries, int64_t step, int64_t count, double matched) const {
+    for (int64_t k = 0; k < count; ++k) {
+      const double x = entries[k * step];
+      if (p.maximize ? x < matched : x > matched) return false;
+    }
+    return true;
   }
 
   // Solves the pending problems and reports their pairs in ascending source
@@ -94,12 +128,21 @@ struct SmallBatch {
         for (int32_t i = 0; i < small.nr; ++i) out[i] = small.col4row[i];
         continue;
       }
-      const core::WriteAssignment<core::StridedRows<T>> write{source(s), p.num_cols, p.keep_best, p.col_for_row};
+      const core::StridedRows<T> rows = source(s);
       if (!transposed) {
-        for (int32_t i = 0; i < small.nr; ++i) write(i, small.col4row[i]);
+        for (int32_t i = 0; i < small.nr; ++i) {
+          const int32_t j = small.col4row[i];
+          const double* row = small.cost + i * kSmallMaxDim;
+          if (!p.keep_best || is_row_best(row, 1, small.nc, row[j])) p.col_for_row[rows.source_row(i)] = j;
+        }
       } else {
         for (int32_t j = 0; j < small.nc; ++j) {
-          if (small.row4col[j] >= 0) write(j, small.row4col[j]);
+          const int32_t i = small.row4col[j];
+          if (i < 0) continue;
+          const double* column = small.cost + j;
+          if (!p.keep_best || is_row_best(column, kSmallMaxDim, small.nr, column[i * kSmallMaxDim])) {
+            p.col_for_row[rows.source_row(j)] = i;
+          }
         }
       }
     }
