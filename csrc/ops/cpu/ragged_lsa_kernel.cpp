@@ -1,5 +1,6 @@
 // CPU kernel of the ragged linear sum assignment op.
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 #include <vector>
 
@@ -166,7 +167,7 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kWorkPerChunk / mean_work));
   const bool use_small = m <= kSmallMaxDim && small_solver_enabled();
 
-  at::parallel_for(0, num_problems, grain, [&](int64_t begin, int64_t end) {
+  const auto solve_range = [&](int64_t begin, int64_t end) {
     // One workspace per chunk, sized for its largest solvable problem.
     int64_t slot = 0, dense_size = 0;
     for (int64_t s = begin; s < end; ++s) {
@@ -191,6 +192,22 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
       else core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
     }
     small.flush();
+  };
+  const int num_threads = at::get_num_threads();
+  if (num_problems <= grain || num_threads == 1 || at::in_parallel_region()) {
+    solve_range(0, num_problems);
+    return;
+  }
+  // Threads take chunks of a grain from a shared counter rather than a
+  // fixed share each: a thread that another process slows down then does
+  // less of the work instead of holding up the call. Problems are
+  // independent, so the answers do not depend on who solves what.
+  const int64_t num_chunks = (num_problems + grain - 1) / grain;
+  std::atomic<int64_t> next_chunk{0};
+  at::parallel_for(0, num_threads, 1, [&](int64_t, int64_t) {
+    for (int64_t c = next_chunk++; c < num_chunks; c = next_chunk++) {
+      solve_range(c * grain, std::min(num_problems, (c + 1) * grain));
+    }
   });
 }
 
