@@ -83,8 +83,8 @@ STYLES = sorted(ELEMENTS)
 LAYOUTS = ("contiguous", "reversed", "transposed", "stepped", "expand_first", "expand_last")
 
 # Mostly tiny, where shrinking works best; sometimes up to 17, so that every
-# style meets both register widths of the CPU's small solver (up to 8 and up
-# to 16 columns) and the shared core beyond it.
+# style meets both of the CPU small solver's column blocks (up to 8 and up to
+# 16 columns) and the shared core beyond it.
 SHAPES_2D = st.one_of(st.tuples(st.integers(0, 7), st.integers(0, 7)), st.tuples(st.integers(0, 17), st.integers(0, 17)))
 
 

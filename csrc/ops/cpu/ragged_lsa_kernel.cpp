@@ -27,7 +27,7 @@ namespace {
 // one busy core), so smaller calls stay serial.
 constexpr int64_t kWorkPerChunk = 500000;
 
-// The small solver's batch buffer, one per thread and kept (300 KB): filling
+// The small solver's batch buffer, one per thread and kept (280 KiB): filling
 // a fresh one with zeros would cost small calls more than their solving.
 SmallProblem* thread_small_problems() {
   static thread_local std::vector<SmallProblem> problems(kSmallBatch);
