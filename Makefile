@@ -69,9 +69,12 @@ wheel-check: $(VENV)/.torch-$(TORCH_VERSION)
 # The C++ route: the op library built with CMake against the libtorch inside
 # pip's torch, installed as a CMake package, and a C++ program running a
 # TorchScript model saved from Python (tools/check_cpp_example.sh).
+# The AVX-512 intrinsics also compile without optimization (a Debug build):
+# some take operands that must be constants then too.
 cpp-check: install
 	$(VENV)/bin/python -m pip install "cmake>=3.18"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" tools/check_cpp_example.sh $(VENV)/bin/python
+	$${CXX:-c++} -std=c++17 -O0 -c csrc/ops/cpu/small_lsa_avx512.cpp -o /dev/null
 
 $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION):
 	$(call make_venv,$(CUDA_VENV),$(CUDA_TORCH_VERSION))

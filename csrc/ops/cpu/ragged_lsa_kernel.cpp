@@ -104,8 +104,8 @@ struct SmallBatch {
   // entry of the source row beats the matched one, where `entries` walks the
   // row's oriented values `step` apart. Oriented values are the source's,
   // negated when maximizing, and exact in float64.
-  bool is_row_best(const double* entries, int64_t step, int64_t count, double matched) const {
-    for (int64_t k = 0; k < count; ++k) {
+  bool is_row_best(const double* entries, int64_t step, int64_t num_entries, double matched) const {
+    for (int64_t k = 0; k < num_entries; ++k) {
       const double x = entries[k * step];
       if (p.maximize ? x < matched : x > matched) return false;
     }

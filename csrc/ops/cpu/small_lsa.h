@@ -1,9 +1,9 @@
 // A CPU-only solver for small problems (at most 16 rows and 16 columns in the
 // solver's orientation) that solves eight problems at once with AVX-512, one
 // per vector lane: one scan of scipy's algorithm is then a pass over the
-// columns in which every operation serves all eight problems, and no branch
-// depends on one problem's values but its end, where a single problem's
-// search mispredicts a branch about every other scan.
+// columns in which every operation serves all eight problems, and branches
+// depend on all eight at once, where a single problem's search mispredicts a
+// branch about every other scan.
 //
 // It computes exactly what csrc/core/lsa_core.h computes: the same float64
 // operations on the same operands in the same order per column, the same

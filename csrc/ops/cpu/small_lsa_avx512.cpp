@@ -48,10 +48,10 @@ namespace {
 // the problem in lane l, and the columns are separate vectors, so one scan of
 // every lane's problem is a pass over the columns with vertical operations
 // only. Each lane is at its own point of scipy's algorithm; a lane whose
-// problem is solved takes the batch's next one. Nothing branches on one
-// lane's values but a problem's end: the tie rule and the augmentation are
-// vector operations too, where a single problem's search mispredicts a
-// branch about every other scan.
+// problem is solved takes the batch's next one. Branches depend on all eight
+// lanes at once (does any search end, does any problem end): the tie rule
+// and the augmentation are vector operations too, where a single problem's
+// search mispredicts a branch about every other scan.
 constexpr int kLanes = 8;
 
 using Ints = __m256i;     // 8 int32 lanes
@@ -93,13 +93,13 @@ IDMATCH_AVX512_INLINE void transpose4(const double* const* rows, int j, Doubles*
     a[2 * k] = _mm256_unpacklo_pd(r0, r1);      // columns 0 and 2 of rows 2k, 2k+1
     a[2 * k + 1] = _mm256_unpackhi_pd(r0, r1);  // columns 1 and 3
   }
+  // The permute's selector must be a constant at every optimization level:
+  // 0x20 takes the low 128-bit halves (columns 0 and 1), 0x31 the high ones.
   for (int c = 0; c < 2; ++c) {
-    for (int half = 0; half < 2; ++half) {
-      const int imm = half == 0 ? 0x20 : 0x31;
-      const __m256d low = _mm256_permute2f128_pd(a[c], a[2 + c], imm);
-      const __m256d high = _mm256_permute2f128_pd(a[4 + c], a[6 + c], imm);
-      out[2 * half + c] = _mm512_insertf64x4(_mm512_castpd256_pd512(low), high, 1);
-    }
+    out[c] = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_permute2f128_pd(a[c], a[2 + c], 0x20)),
+                                _mm256_permute2f128_pd(a[4 + c], a[6 + c], 0x20), 1);
+    out[2 + c] = _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_permute2f128_pd(a[c], a[2 + c], 0x31)),
+                                    _mm256_permute2f128_pd(a[4 + c], a[6 + c], 0x31), 1);
   }
 }
 
@@ -129,7 +129,7 @@ struct alignas(64) LaneSolver {
   // which decides ties.
   int32_t position[kSmallMaxDim][kLanes];
 
-  int32_t problem[kLanes];  // index in the batch, -1 when idle
+  int32_t problem[kLanes];  // index in the batch of the lane's problem
 
   SmallProblem* problems;
   int32_t count;
@@ -158,7 +158,8 @@ IDMATCH_AVX512_INLINE void set_lane(Ints& x, int l, int32_t value) {
 }
 
 // Gives lane l the batch's next problem, or leaves it idle: no columns, so
-// no scan or search touches it.
+// none is ever open (its scans read row 0 of the batch's first problem and
+// change nothing that is used).
 IDMATCH_AVX512_INLINE void start_problem(LaneSolver& s, Lanes& lanes, int l) {
   const auto lane = static_cast<__mmask8>(1u << l);
   lanes.min_val = _mm512_mask_mov_pd(lanes.min_val, lane, _mm512_setzero_pd());
@@ -168,10 +169,7 @@ IDMATCH_AVX512_INLINE void start_problem(LaneSolver& s, Lanes& lanes, int l) {
   set_lane(lanes.cur, l, 0);
   set_lane(lanes.num_taken, l, 0);
   if (s.next == s.count) {
-    s.problem[l] = -1;
     set_lane(lanes.offset, l, 0);
-    set_lane(lanes.num_rows, l, 1);
-    set_lane(lanes.num_cols, l, 1);
     set_lane(lanes.all_cols, l, 0);
     set_lane(lanes.remaining, l, 0);
     return;
@@ -210,7 +208,8 @@ IDMATCH_AVX512 void LaneSolver::run() {
   int32_t widest = 0;
   for (int32_t k = 0; k < count; ++k) widest = problems[k].nc > widest ? problems[k].nc : widest;
   const int32_t width = widest;
-  // Columns past a problem's nc are read but never open; they start finite.
+  // Columns past a problem's nc are read but never open, and hold whatever
+  // an earlier problem left there; the batch's first problems find zeros.
   for (int j = 0; j < kSmallMaxDim; ++j) {
     for (int l = 0; l < kLanes; ++l) {
       spc[j][l] = v[j][l] = u_of_col[j][l] = path_u[j][l] = path_reached[j][l] = 0.0;
