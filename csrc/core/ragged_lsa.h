@@ -82,22 +82,32 @@ IDMATCH_HOST_DEVICE void copy_oriented(const Cost& cost, int64_t nr, int64_t nc,
   }
 }
 
+// Copies the transpose of n source rows of m entries (negated when Negate):
+// source row r becomes column r of dense, rows dense_stride elements apart.
+// Read a source row at a time, so that each row's address (through a row
+// index too) is found once.
+template <typename T, bool Negate>
+IDMATCH_HOST_DEVICE void copy_transposed(const StridedRows<T>& source, int64_t n, int64_t m, double* dense,
+                                         int64_t dense_stride) {
+  for (int64_t r = 0; r < n; ++r) {
+    const auto line = source.template row_line<Negate>(r);
+    for (int64_t k = 0; k < m; ++k) dense[k * dense_stride + r] = line(k);
+  }
+}
+
 // Copies problem s (n rows) of a batch as the solver sees it: transposed when
 // tall, negated when maximizing.
 template <typename T>
 IDMATCH_HOST_DEVICE void copy_ragged_problem(const RaggedLsaParams<T>& p, int64_t s, int64_t n, double* dense,
                                              int64_t dense_stride) {
   const int64_t m = p.num_cols;
-  const bool transposed = n > m;
-  const int64_t nr = transposed ? m : n;
-  const int64_t nc = transposed ? n : m;
   const StridedRows<T> source{p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
-  if (transposed) {
-    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, true, true>{source}, nr, nc, dense, dense_stride);
-    else copy_oriented(Oriented<StridedRows<T>, true, false>{source}, nr, nc, dense, dense_stride);
+  if (n > m) {
+    if (p.maximize) copy_transposed<T, true>(source, n, m, dense, dense_stride);
+    else copy_transposed<T, false>(source, n, m, dense, dense_stride);
   } else {
-    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, nr, nc, dense, dense_stride);
-    else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, nr, nc, dense, dense_stride);
+    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, n, m, dense, dense_stride);
+    else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, n, m, dense, dense_stride);
   }
 }
 

@@ -58,17 +58,14 @@ struct SmallBatch {
     SmallProblem& small = problems[count];
     small.nr = static_cast<int32_t>(transposed ? m : n);
     small.nc = static_cast<int32_t>(transposed ? n : m);
-    bool valid;
-    if (transposed) {
-      valid = load_transposed(s, n, small);
-    } else if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
-      if (p.col_stride == 1 && p.row_index == nullptr) {
+    bool loaded = false, valid = false;
+    if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
+      if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
         valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
-      } else {
-        core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
-        valid = small_problem_valid(small);
+        loaded = true;
       }
-    } else {
+    }
+    if (!loaded) {
       core::copy_ragged_problem(p, s, n, small.cost, kSmallMaxDim);
       valid = small_problem_valid(small);
     }
@@ -78,26 +75,6 @@ struct SmallBatch {
     }
     index[count++] = s;
     if (count == kSmallBatch) flush();
-  }
-
-  // A tall problem (n > m rows): source row j becomes column j of the
-  // solver's view, read with one row address per row (core's
-  // copy_ragged_problem reads it a column at a time). Returns whether it is
-  // free of NaN and -inf, as small_problem_valid.
-  bool load_transposed(int64_t s, int64_t n, SmallProblem& small) const {
-    const core::StridedRows<T> rows = source(s);
-    const double neg_inf = -core::positive_infinity();
-    bool valid = true;
-    for (int64_t j = 0; j < n; ++j) {
-      const T* row = p.cost + rows.source_row(j) * p.row_stride;
-      for (int64_t i = 0; i < p.num_cols; ++i) {
-        double x = static_cast<double>(row[i * p.col_stride]);
-        if (p.maximize) x = -x;
-        small.cost[i * kSmallMaxDim + j] = x;
-        valid &= x > neg_inf;  // false for NaN too
-      }
-    }
-    return valid;
   }
 
   // keep_best's test (core::WriteAssignment) on the solver's copy: whether no
@@ -179,16 +156,10 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
     std::vector<double> doubles(core::kDoublesPerUnit * slot);
     std::vector<int32_t> ints(core::kIntsPerUnit * slot);
     std::vector<double> dense(dense_size);
-    if (!use_small) {
-      for (int64_t s = begin; s < end; ++s) {
-        core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
-      }
-      return;
-    }
     SmallBatch<T> small{p};
     for (int64_t s = begin; s < end; ++s) {
       const int64_t n = p.offsets[s + 1] - p.offsets[s];
-      if (SmallBatch<T>::takes(n, m)) small.add(s, n);
+      if (use_small && SmallBatch<T>::takes(n, m)) small.add(s, n);
       else core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
     }
     small.flush();

@@ -360,8 +360,16 @@ IDMATCH_AVX512 void LaneSolver::run() {
   }
 }
 
+// The lanes of a row's two registers that are NaN or -inf, a bit each:
+// neither ordered nor greater than -inf.
+IDMATCH_AVX512_INLINE uint32_t invalid_lanes(__m512d low, __m512d high) {
+  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
+  return ~(static_cast<uint32_t>(_mm512_cmp_pd_mask(low, neg_inf, _CMP_GT_OQ)) |
+           (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8));
+}
+
 // Stores one row's two registers of float64 lanes, negated when `negate`,
-// and returns the bits of its lanes that are NaN or -inf.
+// and returns invalid_lanes of what it stored.
 IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate, double* row) {
   if (negate) {
     const __m512d sign = _mm512_set1_pd(-0.0);
@@ -370,10 +378,7 @@ IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate,
   }
   _mm512_store_pd(row, low);
   _mm512_store_pd(row + 8, high);
-  // Ordered and greater than -inf: neither NaN nor -inf.
-  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
-  return ~(static_cast<uint32_t>(_mm512_cmp_pd_mask(low, neg_inf, _CMP_GT_OQ)) |
-           (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8));
+  return invalid_lanes(low, high);
 }
 
 }  // namespace
@@ -405,17 +410,12 @@ IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, bool
 
 IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
   const uint32_t columns = (1u << small.nc) - 1u;
-  const __m512d neg_inf = _mm512_set1_pd(-core::positive_infinity());
   uint32_t invalid = 0;
   for (int32_t i = 0; i < small.nr; ++i) {
     const double* row = small.cost + kSmallMaxDim * i;
-    // Ordered and greater than -inf: neither NaN nor -inf.
-    const uint32_t valid = static_cast<uint32_t>(_mm512_cmp_pd_mask(_mm512_load_pd(row), neg_inf, _CMP_GT_OQ)) |
-                           (static_cast<uint32_t>(_mm512_cmp_pd_mask(_mm512_load_pd(row + 8), neg_inf, _CMP_GT_OQ))
-                            << 8);
-    invalid |= ~valid & columns;
+    invalid |= invalid_lanes(_mm512_load_pd(row), _mm512_load_pd(row + 8));
   }
-  return invalid == 0;
+  return (invalid & columns) == 0;
 }
 
 void solve_small_problems(SmallProblem* problems, int count) {
