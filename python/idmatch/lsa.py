@@ -51,8 +51,9 @@ def _unravel(flat: int, shape: List[int]) -> str:
 
 def _raise_for_status(status: torch.Tensor, batch_shape: List[int], name: str) -> None:
     """Raises ValueError naming the first problem whose status is not ok."""
-    # OK is 0: one pass over the statuses when all are ok, the common case.
-    if bool(status.any()):
+    # Codes are never negative and OK is 0, so one max over the statuses
+    # clears the common case (cheaper than any(), which casts to bool first).
+    if status.numel() > 0 and int(status.amax()) != Status.OK.value:
         bad = status != Status.OK.value
         first = int(torch.argmax(bad.to(torch.int32)))
         code = int(status[first])
@@ -109,7 +110,11 @@ def batch_linear_sum_assignment(cost: torch.Tensor, maximize: bool = False) -> t
     batch = 1
     for size in batch_shape:
         batch *= size
-    offsets = torch.arange(batch + 1, dtype=torch.int64, device=cost.device) * rows
+    if rows > 0:
+        # One op: a stepped arange rather than an arange times rows.
+        offsets = torch.arange(0, (batch + 1) * rows, rows, dtype=torch.int64, device=cost.device)
+    else:
+        offsets = torch.zeros(batch + 1, dtype=torch.int64, device=cost.device)
     col_for_row, status = torch.ops.idmatch.ragged_linear_sum_assignment(
         cost.reshape(batch * rows, cols), offsets, maximize
     )

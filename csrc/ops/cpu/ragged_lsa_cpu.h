@@ -10,8 +10,9 @@ namespace ops {
 // cost (P, M) floating, any strides; offsets: num_problems + 1 int64 (host
 // memory, so the identity kernels pass a vector and skip a tensor); row_index
 // null, or offsets[num_problems] int64 cost rows (see core/ragged_lsa.h).
-// col_for_row (P,) int64 must be contiguous; status (num_problems,) int32
-// contiguous.
+// col_for_row (P,) int64 must be contiguous and pre-filled (-1, or the
+// identity ops' per-peak codes): only assigned rows are written. status
+// (num_problems,) int32 contiguous.
 void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
                            const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
                            at::Tensor& status);

@@ -34,11 +34,21 @@ SmallProblem* thread_small_problems() {
   return problems.data();
 }
 
+// Writes -1 for every row of problem s: before a problem whose rows are not
+// all assigned is solved, when the caller left col_for_row unfilled.
+template <typename T>
+void unassign_rows(const core::RaggedLsaParams<T>& p, int64_t s) {
+  const core::StridedRows<T> rows{p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+  const int64_t n = p.offsets[s + 1] - p.offsets[s];
+  for (int64_t r = 0; r < n; ++r) p.col_for_row[rows.source_row(r)] = -1;
+}
+
 // Problems of up to kSmallMaxDim rows and columns go to the small solver, up
 // to kSmallBatch at a time; the others to the shared core.
 template <typename T>
 struct SmallBatch {
   const core::RaggedLsaParams<T>& p;
+  bool fill_rows;  // col_for_row is not pre-filled: write -1 where no column is
   SmallProblem* problems = thread_small_problems();
   int64_t index[kSmallBatch];
   int count = 0;
@@ -71,6 +81,7 @@ struct SmallBatch {
     }
     if (!valid) {
       p.status[s] = core::kInvalidEntries;
+      if (fill_rows) unassign_rows(p, s);
       return;
     }
     index[count++] = s;
@@ -98,14 +109,15 @@ struct SmallBatch {
       const SmallProblem& small = problems[k];
       const int64_t s = index[k];
       p.status[s] = small.status;
-      if (small.status != core::kOk) continue;
       const bool transposed = p.offsets[s + 1] - p.offsets[s] > p.num_cols;
-      if (!transposed && !p.keep_best && p.row_index == nullptr) {
+      if (small.status == core::kOk && !transposed && !p.keep_best && p.row_index == nullptr) {
         // Every row of the problem is assigned, to a column of its own.
         int64_t* const out = p.col_for_row + p.offsets[s];
         for (int32_t i = 0; i < small.nr; ++i) out[i] = small.col4row[i];
         continue;
       }
+      if (fill_rows) unassign_rows(p, s);
+      if (small.status != core::kOk) continue;
       const core::StridedRows<T> rows = source(s);
       if (!transposed) {
         for (int32_t i = 0; i < small.nr; ++i) {
@@ -128,14 +140,26 @@ struct SmallBatch {
   }
 };
 
+// fill_rows: col_for_row is not pre-filled, so every row that gets no column
+// is written -1 here, rows of problems that fail and rows outside every
+// problem included. The op leaves the filling to the threads, problem by
+// problem, and skips it for problems whose rows are all assigned: a serial
+// fill of the whole output cost a batch of small problems a few percent.
 template <typename T>
-void solve_all(const core::RaggedLsaParams<T>& p) {
+void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;
   for (int64_t s = 0; s < num_problems; ++s) {
     if (!core::offsets_pair_valid(p.offsets, s, p.num_rows)) {
       std::fill(p.status, p.status + num_problems, core::kInvalidProblem);
+      if (fill_rows) std::fill(p.col_for_row, p.col_for_row + p.num_rows, int64_t{-1});
       return;
     }
+  }
+  if (fill_rows) {
+    // Valid offsets rise from offsets[0] to offsets[num_problems]: the
+    // problems cover exactly the rows between them.
+    std::fill(p.col_for_row, p.col_for_row + p.offsets[0], int64_t{-1});
+    std::fill(p.col_for_row + p.offsets[num_problems], p.col_for_row + p.num_rows, int64_t{-1});
   }
   if (num_problems == 0) return;
   const int64_t m = p.num_cols;
@@ -156,11 +180,15 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
     std::vector<double> doubles(core::kDoublesPerUnit * slot);
     std::vector<int32_t> ints(core::kIntsPerUnit * slot);
     std::vector<double> dense(dense_size);
-    SmallBatch<T> small{p};
+    SmallBatch<T> small{p, fill_rows};
     for (int64_t s = begin; s < end; ++s) {
       const int64_t n = p.offsets[s + 1] - p.offsets[s];
-      if (use_small && SmallBatch<T>::takes(n, m)) small.add(s, n);
-      else core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
+      if (use_small && SmallBatch<T>::takes(n, m)) {
+        small.add(s, n);
+        continue;
+      }
+      if (fill_rows) unassign_rows(p, s);
+      core::solve_ragged_problem(p, s, doubles.data(), ints.data(), dense.data());
     }
     small.flush();
   };
@@ -182,16 +210,26 @@ void solve_all(const core::RaggedLsaParams<T>& p) {
   });
 }
 
+void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+            bool maximize, bool keep_best, bool fill_rows, at::Tensor& col_for_row, at::Tensor& status) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
+    core::RaggedLsaParams<scalar_t> p{
+        cost.const_data_ptr<scalar_t>(), cost.stride(0), cost.stride(1),  cost.size(0), cost.size(1),
+        offsets, num_problems, row_index, maximize, keep_best,
+        col_for_row.mutable_data_ptr<int64_t>(), status.mutable_data_ptr<int32_t>()};
+    solve_all(p, fill_rows);
+  });
+}
+
 std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(
     const at::Tensor& cost, const at::Tensor& offsets, bool maximize) {
   check_ragged_lsa_args(cost, offsets);
-  // Filled here rather than by at::full, which dispatches a fill_.
+  // Left unfilled: the solve writes -1 where it assigns nothing.
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
-  std::fill_n(col_for_row.mutable_data_ptr<int64_t>(), cost.size(0), int64_t{-1});
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
   const auto offsets_contiguous = offsets.contiguous();
-  ragged_lsa_cpu_launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
-                        false, col_for_row, status);
+  launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize, false,
+         /*fill_rows=*/true, col_for_row, status);
   return {col_for_row, status};
 }
 
@@ -200,13 +238,7 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(
 void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
                            const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
                            at::Tensor& status) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
-    core::RaggedLsaParams<scalar_t> p{
-        cost.const_data_ptr<scalar_t>(), cost.stride(0), cost.stride(1),  cost.size(0), cost.size(1),
-        offsets, num_problems, row_index, maximize, keep_best,
-        col_for_row.mutable_data_ptr<int64_t>(), status.mutable_data_ptr<int32_t>()};
-    solve_all(p);
-  });
+  launch(cost, offsets, num_problems, row_index, maximize, keep_best, /*fill_rows=*/false, col_for_row, status);
 }
 
 }  // namespace ops

@@ -104,15 +104,13 @@ IDMATCH_AVX512_INLINE void transpose4(const double* const* rows, int j, Doubles*
 }
 
 struct alignas(64) LaneSolver {
-  // [column][lane]
-  double spc[kSmallMaxDim][kLanes];    // shortest path cost of every column
-  double v[kSmallMaxDim][kLanes];      // column duals
-  // The dual u of the row assigned to each column: scipy's u[i] lives at
-  // col4row[i], so the row scanned next, reached through a column, brings
-  // its u along without an indexed load, and the dual update over the tree
-  // is a pass over its columns: u[i] += min_val - spc[col4row[i]].
-  double u_of_col[kSmallMaxDim][kLanes];
+  // Every array is [column][lane]. The int32 ones come first: at the
+  // struct's start their offsets fit an instruction's 8-bit displacement,
+  // and this order measured about 2% faster on 10 x 10 problems.
   int32_t row4col[kSmallMaxDim][kLanes];
+  // Each column's place in scipy's scan order of the search (`remaining`),
+  // which decides ties.
+  int32_t position[kSmallMaxDim][kLanes];
   // Each column's predecessor on the shortest path tree, recorded when its
   // path cost is set: the row (bits 0-3 of pred) and the columns of the
   // path from `cur` to that row (a bit each, from bit 4), that row's u and
@@ -123,11 +121,15 @@ struct alignas(64) LaneSolver {
   // spc[col4row]) (for `cur`, 0 + (min_val - 0), which is scipy's 0 +
   // min_val).
   int32_t pred[kSmallMaxDim][kLanes];
+  double spc[kSmallMaxDim][kLanes];  // shortest path cost of every column
+  double v[kSmallMaxDim][kLanes];    // column duals
+  // The dual u of the row assigned to each column: scipy's u[i] lives at
+  // col4row[i], so the row scanned next, reached through a column, brings
+  // its u along without an indexed load, and the dual update over the tree
+  // is a pass over its columns: u[i] += min_val - spc[col4row[i]].
+  double u_of_col[kSmallMaxDim][kLanes];
   double path_u[kSmallMaxDim][kLanes];
   double path_reached[kSmallMaxDim][kLanes];
-  // Each column's place in scipy's scan order of the search (`remaining`),
-  // which decides ties.
-  int32_t position[kSmallMaxDim][kLanes];
 
   int32_t problem[kLanes];  // index in the batch of the lane's problem
 
