@@ -248,6 +248,10 @@ IDMATCH_AVX512 void LaneSolver::run() {
     const Ints scan_pred = _mm256_or_si256(scan_row_v, _mm256_slli_epi32(scan_path_v, 4));
     const Ints last_col_v = _mm256_sub_epi32(num_cols_v, one);
     Doubles low_even = all_inf, low_odd = all_inf;
+    // Both blocks of eight columns unrolled, so that each column's index is
+    // a constant (its bit and its first place fold into the instructions):
+    // measured about 3% faster on 10 x 10 and 16 x 16 problems.
+#pragma GCC unroll 2
     for (int32_t h = 0; 8 * h < width; ++h) {
       Doubles cost[8];
       if (width - 8 * h <= 4) transpose4(rows, 8 * h, cost);
