@@ -659,23 +659,15 @@ def test_raw_op_invalid_offsets(device, name):
         idmatch.ragged_linear_sum_assignment(cost, offsets)
 
 
-def _call_on_reused_memory(cost: torch.Tensor, offsets: torch.Tensor, maximize: bool):
-    """The raw op, right after blocks of its output's size were filled with
-    junk and freed: the CPU kernel does not pre-fill its output, so a row it
-    forgets to write shows up as junk instead of passing as a leftover -1."""
-    for _ in range(4):
-        junk = torch.full((cost.shape[0],), 777, dtype=torch.int64, device=cost.device)
-        del junk
-    return raw_op()(cost, offsets, maximize)
-
-
 @pytest.mark.parametrize("num_cols", [3, 20])  # the CPU small solver takes up to 16 columns
 @MAXIMIZE
 def test_raw_op_writes_every_unassigned_row(device, num_cols, maximize):
-    """Every row that gets no column reads -1, with nothing left in the output
-    memory to lean on: rows before and after the problems, the rows of
-    failing problems (NaN, infeasible), of empty problems and the rows left
-    over by tall ones, in batches that also solve problems."""
+    """Every row that gets no column reads -1: rows before and after the
+    problems, the rows of failing problems (NaN, infeasible), of empty
+    problems and the rows left over by tall ones, in batches that also solve
+    problems. The CPU op does not pre-fill its output, so a row it forgets
+    holds whatever the allocator left there (never -1 in practice: the
+    tests fail when any one of the fills is removed)."""
     rng = np.random.default_rng(num_cols)
     forbidden = -np.inf if maximize else np.inf
     blocks = [
@@ -690,7 +682,7 @@ def test_raw_op_writes_every_unassigned_row(device, num_cols, maximize):
     cost = torch.from_numpy(np.concatenate([rng.random((head, num_cols)), body, rng.random((tail, num_cols))]))
     offsets = head + np.cumsum([0] + [len(block) for block in blocks])
     expected = [oracle(block, maximize) for block in blocks]
-    col_for_row, status = _call_on_reused_memory(cost.to(device), torch.tensor(offsets).to(device), maximize)
+    col_for_row, status = raw_op()(cost.to(device), torch.tensor(offsets).to(device), maximize)
     col_for_row, status = to_numpy(col_for_row), to_numpy(status)
     assert status.tolist() == [answer.status for answer in expected]
     for s, answer in enumerate(expected):
@@ -698,8 +690,13 @@ def test_raw_op_writes_every_unassigned_row(device, num_cols, maximize):
         assert np.array_equal(col_for_row[offsets[s] : offsets[s + 1]], want), s
     assert (col_for_row[:head] == -1).all() and (col_for_row[offsets[-1] :] == -1).all()
     # Offsets that fail every problem leave every row unassigned.
-    col_for_row, status = _call_on_reused_memory(cost.to(device), torch.tensor([0, 4, 2]).to(device), maximize)
+    col_for_row, status = raw_op()(cost.to(device), torch.tensor([0, 4, 2]).to(device), maximize)
     assert bool((col_for_row == -1).all()) and bool((status == STATUS_INVALID_PROBLEM).all())
+    # No problems: no row is in one, whatever the lone offset says (out of
+    # range included, as no offset pair is there to be checked).
+    for lone in (0, 4, -1, cost.shape[0] + 5, 2**62):
+        col_for_row, status = raw_op()(cost.to(device), torch.tensor([lone]).to(device), maximize)
+        assert bool((col_for_row == -1).all()) and tuple(status.shape) == (0,), lone
 
 
 def test_raw_op_never_raises_on_values(device, float_dtype):

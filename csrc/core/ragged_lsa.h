@@ -30,7 +30,9 @@ struct RaggedLsaParams {
   // Keep a matched (row, col) only when cost[row][col] equals the row's
   // largest entry (the identity keep-best filter).
   bool keep_best;
-  int64_t* col_for_row;  // num_rows, pre-filled with -1; written at row_index[r] if set
+  // num_rows; only assigned rows are written (at row_index[r] if set), so
+  // the caller pre-fills it, or the CPU op's solve writes -1 (fill_rows).
+  int64_t* col_for_row;
   int32_t* status;       // num_problems
 };
 

@@ -143,8 +143,9 @@ struct SmallBatch {
 // fill_rows: col_for_row is not pre-filled, so every row that gets no column
 // is written -1 here, rows of problems that fail and rows outside every
 // problem included. The op leaves the filling to the threads, problem by
-// problem, and skips it for problems whose rows are all assigned: a serial
-// fill of the whole output cost a batch of small problems a few percent.
+// problem, and skips it where the small solver assigns every row of a
+// problem: a serial fill of the whole output cost a batch of small problems
+// about 10 us in 1.7 ms.
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;
@@ -155,13 +156,17 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
       return;
     }
   }
+  if (num_problems == 0) {
+    // No problem, so no row is in one (and offsets[0] was never checked).
+    if (fill_rows) std::fill(p.col_for_row, p.col_for_row + p.num_rows, int64_t{-1});
+    return;
+  }
   if (fill_rows) {
     // Valid offsets rise from offsets[0] to offsets[num_problems]: the
     // problems cover exactly the rows between them.
     std::fill(p.col_for_row, p.col_for_row + p.offsets[0], int64_t{-1});
     std::fill(p.col_for_row + p.offsets[num_problems], p.col_for_row + p.num_rows, int64_t{-1});
   }
-  if (num_problems == 0) return;
   const int64_t m = p.num_cols;
   const double mean_rows = static_cast<double>(p.num_rows) / static_cast<double>(num_problems);
   const double mean_work = (mean_rows + 1) * (m + 1) * (std::min(mean_rows, static_cast<double>(m)) + 1);
