@@ -74,6 +74,12 @@ struct WriteAssignment {
   }
 };
 
+// The source rows of problem s, in batch order.
+template <typename T>
+IDMATCH_HOST_DEVICE StridedRows<T> problem_rows(const RaggedLsaParams<T>& p, int64_t s) {
+  return {p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+}
+
 // Copies the solver's view of a problem (nr x nc) into float64 rows
 // dense_stride elements apart.
 template <class Cost>
@@ -103,7 +109,7 @@ template <typename T>
 IDMATCH_HOST_DEVICE void copy_ragged_problem(const RaggedLsaParams<T>& p, int64_t s, int64_t n, double* dense,
                                              int64_t dense_stride) {
   const int64_t m = p.num_cols;
-  const StridedRows<T> source{p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+  const StridedRows<T> source = problem_rows(p, s);
   if (n > m) {
     if (p.maximize) copy_transposed<T, true>(source, n, m, dense, dense_stride);
     else copy_transposed<T, false>(source, n, m, dense, dense_stride);
@@ -151,7 +157,7 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(
   const int64_t nc = transposed ? n : m;
   const Workspace ws = make_workspace(doubles, ints, nr, nc);
 
-  const StridedRows<T> source{p.cost, p.row_stride, p.col_stride, p.row_index, first_row};
+  const StridedRows<T> source = problem_rows(p, s);
   const WriteAssignment<StridedRows<T>> write{source, m, p.keep_best, p.col_for_row};
   // Large problems in scipy's layout, so that every row the solver scans is
   // contiguous in memory: a float64 source that has it already is read in

@@ -38,7 +38,7 @@ SmallProblem* thread_small_problems() {
 // all assigned is solved, when the caller left col_for_row unfilled.
 template <typename T>
 void unassign_rows(const core::RaggedLsaParams<T>& p, int64_t s) {
-  const core::StridedRows<T> rows{p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
+  const core::StridedRows<T> rows = core::problem_rows(p, s);
   const int64_t n = p.offsets[s + 1] - p.offsets[s];
   for (int64_t r = 0; r < n; ++r) p.col_for_row[rows.source_row(r)] = -1;
 }
@@ -54,10 +54,6 @@ struct SmallBatch {
   int count = 0;
 
   static bool takes(int64_t n, int64_t m) { return n >= 1 && m >= 1 && n <= kSmallMaxDim && m <= kSmallMaxDim; }
-
-  core::StridedRows<T> source(int64_t s) const {
-    return {p.cost, p.row_stride, p.col_stride, p.row_index, p.offsets[s]};
-  }
 
   // Loads problem s (n rows) in the small solver's layout, as the solver
   // sees it; one that holds NaN or -inf is refused before anything is
@@ -118,7 +114,7 @@ struct SmallBatch {
       }
       if (fill_rows) unassign_rows(p, s);
       if (small.status != core::kOk) continue;
-      const core::StridedRows<T> rows = source(s);
+      const core::StridedRows<T> rows = core::problem_rows(p, s);
       if (!transposed) {
         for (int32_t i = 0; i < small.nr; ++i) {
           const int32_t j = small.col4row[i];
