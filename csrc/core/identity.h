@@ -106,6 +106,27 @@ struct StridedScalars {
   }
 };
 
+// A strided 1-D view of elements of type E (float, double or int64_t),
+// read as StridedScalars reads them. The CPU kernels read the usual dtypes
+// through it: with the type known at compile time their per-peak loops are
+// branch-free, where StridedScalars switches on its kind at every element
+// (in W3, grouping, pixels and scattering took a third of the call).
+template <typename E>
+struct TypedScalars {
+  const E* data;
+  int64_t stride;  // in elements
+
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const { return static_cast<double>(data[i * stride]); }
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
+    return static_cast<int64_t>(data[i * stride]);
+  }
+  // A plain load and store: bit for bit for these types (no value changes
+  // on the way, NaN payloads included).
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void copy_to(void* out, int64_t dest, int64_t i) const {
+    static_cast<E*>(out)[dest] = data[i * stride];
+  }
+};
+
 // A 4-D strided array (n_samples, n_classes, height, width).
 template <typename T>
 struct ClassMaps {
@@ -117,9 +138,10 @@ struct ClassMaps {
 // Where peak p at (x, y) reads its sample's class planes: the element offset
 // row * stride_row + col * stride_col within a plane, or -1 when its
 // coordinates cannot be sampled (NaN, or an empty map).
-template <typename T>
-IDMATCH_HOST_DEVICE int64_t pixel_offset(const ClassMaps<T>& maps, const StridedScalars& x, const StridedScalars& y,
-                                         int64_t p) {
+// Coords: StridedScalars or a TypedScalars of a floating type.
+template <typename T, typename Coords>
+IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t pixel_offset(const ClassMaps<T>& maps, const Coords& x, const Coords& y,
+                                                        int64_t p) {
   const int64_t row = maps.height > 0 ? pixel_index(y.as_double(p), maps.height) : -1;
   const int64_t col = maps.width > 0 ? pixel_index(x.as_double(p), maps.width) : -1;
   if (row < 0 || col < 0) return -1;
@@ -134,9 +156,9 @@ IDMATCH_HOST_DEVICE T nan_of() {
 // probs[p, :] = class_maps[sample, :, row, col] for peak p at (x, y), into a
 // contiguous (P, C) array. Rows that cannot be sampled (sample out of range,
 // NaN coordinate, empty map) are filled with NaN.
-template <typename T>
-IDMATCH_HOST_DEVICE void sample_peak(const ClassMaps<T>& maps, const StridedScalars& x, const StridedScalars& y,
-                                     const StridedScalars& sample_inds, int64_t p, T* probs) {
+template <typename T, typename Coords, typename Indices>
+IDMATCH_HOST_DEVICE void sample_peak(const ClassMaps<T>& maps, const Coords& x, const Coords& y,
+                                     const Indices& sample_inds, int64_t p, T* probs) {
   const int64_t sample = sample_inds.as_int64(p);
   const int64_t offset = sample >= 0 && sample < maps.samples ? pixel_offset(maps, x, y, p) : -1;
   T* out = probs + p * maps.classes;
@@ -149,9 +171,11 @@ IDMATCH_HOST_DEVICE void sample_peak(const ClassMaps<T>& maps, const StridedScal
 }
 
 // Group of a peak: sample * n_channels + channel, or a PeakCode (< 0) when
-// either index is out of range.
-IDMATCH_HOST_DEVICE inline int64_t peak_group(const StridedScalars& sample_inds, const StridedScalars& channel_inds,
-                                              int64_t p, int64_t n_samples, int64_t n_channels) {
+// either index is out of range. Indices: StridedScalars or a
+// TypedScalars<int64_t>.
+template <typename Indices>
+IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t peak_group(const Indices& sample_inds, const Indices& channel_inds,
+                                                      int64_t p, int64_t n_samples, int64_t n_channels) {
   const int64_t sample = sample_inds.as_int64(p);
   const int64_t channel = channel_inds.as_int64(p);
   if (sample < 0 || sample >= n_samples) return kSampleOutOfRange;
@@ -163,21 +187,27 @@ IDMATCH_HOST_DEVICE inline int64_t peak_group(const StridedScalars& sample_inds,
 // probability land at [sample, class, channel] of the contiguous outputs
 // points (S, C, n_channels, 2), point_vals and class_probs (S, C, n_channels).
 // Within a (sample, channel) group each class is matched once, so no two
-// peaks share a destination.
-template <typename T>
+// peaks share a destination. Scalars: StridedScalars or a TypedScalars of
+// the points' and values' common type.
+template <typename T, typename Scalars = StridedScalars>
 struct InstanceScatter {
-  StridedScalars x, y;      // peak points' columns
-  StridedScalars peak_vals;
+  Scalars x, y;             // peak points' columns
+  Scalars peak_vals;
   const T* probs;           // (P, C) contiguous
   int64_t n_classes, n_channels;
   void* points;             // dtype of peak_points
   void* point_vals;         // dtype of peak_vals
   T* class_probs;
 
-  IDMATCH_HOST_DEVICE void operator()(int64_t p, int64_t group, int64_t class_index) const {
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void operator()(int64_t p, int64_t group, int64_t class_index) const {
     if (group < 0 || class_index < 0) return;
     const int64_t sample = group / n_channels;
-    const int64_t channel = group - sample * n_channels;
+    to_slot(p, sample, group - sample * n_channels, class_index);
+  }
+
+  // Peak p of group (sample, channel), matched to class_index >= 0.
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void to_slot(int64_t p, int64_t sample, int64_t channel,
+                                                  int64_t class_index) const {
     const int64_t dest = (sample * n_classes + class_index) * n_channels + channel;
     x.copy_to(points, 2 * dest, p);
     y.copy_to(points, 2 * dest + 1, p);

@@ -24,6 +24,31 @@ namespace {
 // parallel.
 constexpr int64_t kValuesPerChunk = 131072;
 
+// The usual dtypes of the per-peak inputs (float32 points and values, int64
+// indices) are read through typed views, the others through their
+// run-time kind; both read the same values (see core::TypedScalars).
+template <typename E>
+core::TypedScalars<E> typed(const core::StridedScalars& s) {
+  return {static_cast<const E*>(s.data), s.stride};
+}
+
+// f(x, y) with the points' columns typed when they are float32.
+template <typename F>
+void with_coords(const core::StridedScalars& x, const core::StridedScalars& y, F&& f) {
+  if (x.kind == core::ScalarKind::kFloat32) f(typed<float>(x), typed<float>(y));
+  else f(x, y);
+}
+
+// f(samples, channels) with both typed when both are int64.
+template <typename F>
+void with_indices(const core::StridedScalars& samples, const core::StridedScalars& channels, F&& f) {
+  if (samples.kind == core::ScalarKind::kInt64 && channels.kind == core::ScalarKind::kInt64) {
+    f(typed<int64_t>(samples), typed<int64_t>(channels));
+  } else {
+    f(samples, channels);
+  }
+}
+
 // A stable counting sort of peaks by a key in [0, num_keys) (peaks whose key
 // is negative are left out): the peaks of key k are
 // order[offsets[k], offsets[k + 1]), in ascending peak order.
@@ -57,9 +82,9 @@ PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
 // threads. (Ordering a sample's peaks along the plane as well was slower:
 // the sort cost more than the misses it saved.) Rows of peaks not listed are
 // not written. The per-peak pixel is the shared core's (core/identity.h).
-template <typename T>
-void sample_by_plane(const core::ClassMaps<T>& maps, const core::StridedScalars& x, const core::StridedScalars& y,
-                     const int64_t* order, const int64_t* offsets, int64_t stride, T* probs) {
+template <typename T, typename Coords>
+void sample_by_plane(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* order,
+                     const int64_t* offsets, int64_t stride, T* probs) {
   const int64_t n_samples = maps.samples, n_classes = maps.classes;
   const int64_t listed = n_samples == 0 ? 0 : offsets[n_samples * stride] - offsets[0];
   // Nothing to read. Returning here also keeps the loop over samples from
@@ -70,18 +95,24 @@ void sample_by_plane(const core::ClassMaps<T>& maps, const core::StridedScalars&
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
   const T nan = core::nan_of<T>();
   at::parallel_for(0, n_samples, grain, [&](int64_t begin, int64_t end) {
+    // Copies in locals: the loops' stores could otherwise alias them, and
+    // they would be read again at every peak.
+    const core::ClassMaps<T> view = maps;
+    const Coords xs = x, ys = y;
     std::vector<int64_t> pixels;
     for (int64_t s = begin; s < end; ++s) {
-      const int64_t first = offsets[s * stride], last = offsets[(s + 1) * stride];
-      if (first == last) continue;
-      pixels.resize(last - first);
-      for (int64_t k = first; k < last; ++k) pixels[k - first] = core::pixel_offset(maps, x, y, order[k]);
+      const int64_t first = offsets[s * stride], count = offsets[(s + 1) * stride] - first;
+      if (count == 0) continue;
+      pixels.resize(count);
+      int64_t* const pixel = pixels.data();
+      const int64_t* const peaks = order + first;
+      for (int64_t k = 0; k < count; ++k) pixel[k] = core::pixel_offset(view, xs, ys, peaks[k]);
       for (int64_t c = 0; c < n_classes; ++c) {
         // An element offset, not a pointer: a zero-size map may have no data.
-        const int64_t plane = s * maps.stride_sample + c * maps.stride_class;
-        for (int64_t k = first; k < last; ++k) {
-          const int64_t pixel = pixels[k - first];
-          probs[order[k] * n_classes + c] = pixel >= 0 ? maps.data[plane + pixel] : nan;
+        const int64_t plane = s * view.stride_sample + c * view.stride_class;
+        T* const column = probs + c;
+        for (int64_t k = 0; k < count; ++k) {
+          column[peaks[k] * n_classes] = pixel[k] >= 0 ? view.data[plane + pixel[k]] : nan;
         }
       }
     }
@@ -98,20 +129,22 @@ at::Tensor sample_into(const at::Tensor& class_maps, const at::Tensor& peak_poin
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, class_maps.scalar_type(), "sample_class_maps_cpu", [&] {
     const auto maps = class_maps_view<scalar_t>(class_maps);
     scalar_t* out = probs.mutable_data_ptr<scalar_t>();
-    // Sorting by sample takes memory and time in n_samples; with more
-    // samples than peaks (an expanded map), read peak by peak instead.
-    if (n_samples > num_peaks) {
-      for (int64_t p = 0; p < num_peaks; ++p) core::sample_peak(maps, x, y, samples, p, out);
-      return;
-    }
-    std::vector<int64_t> keys(num_peaks);
-    for (int64_t p = 0; p < num_peaks; ++p) {
-      const int64_t sample = samples.as_int64(p);
-      keys[p] = sample >= 0 && sample < n_samples ? sample : -1;
-      if (keys[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
-    }
-    const PeakOrder by_sample = sort_peaks(keys, n_samples);
-    sample_by_plane(maps, x, y, by_sample.order.data(), by_sample.offsets.data(), 1, out);
+    with_coords(x, y, [&](const auto& xs, const auto& ys) {
+      // Sorting by sample takes memory and time in n_samples; with more
+      // samples than peaks (an expanded map), read peak by peak instead.
+      if (n_samples > num_peaks) {
+        for (int64_t p = 0; p < num_peaks; ++p) core::sample_peak(maps, xs, ys, samples, p, out);
+        return;
+      }
+      std::vector<int64_t> keys(num_peaks);
+      for (int64_t p = 0; p < num_peaks; ++p) {
+        const int64_t sample = samples.as_int64(p);
+        keys[p] = sample >= 0 && sample < n_samples ? sample : -1;
+        if (keys[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
+      }
+      const PeakOrder by_sample = sort_peaks(keys, n_samples);
+      sample_by_plane(maps, xs, ys, by_sample.order.data(), by_sample.offsets.data(), 1, out);
+    });
   });
   return probs;
 }
@@ -126,11 +159,13 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
   const auto channels = strided_scalars(peak_channel_inds, "peak_channel_inds");
   int64_t* classes = class_inds.mutable_data_ptr<int64_t>();
   groups.resize(num_peaks);
-  for (int64_t p = 0; p < num_peaks; ++p) {
-    const int64_t group = core::peak_group(samples, channels, p, n_samples, n_channels);
-    groups[p] = group;
-    classes[p] = group >= 0 ? core::kUnmatched : group;
-  }
+  with_indices(samples, channels, [&](const auto& sample_view, const auto& channel_view) {
+    for (int64_t p = 0; p < num_peaks; ++p) {
+      const int64_t group = core::peak_group(sample_view, channel_view, p, n_samples, n_channels);
+      groups[p] = group;
+      classes[p] = group >= 0 ? core::kUnmatched : group;
+    }
+  });
   return sort_peaks(groups, n_samples * n_channels);
 }
 
@@ -188,11 +223,34 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     for (int64_t p = 0; p < num_peaks; ++p) {
       if (groups[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
     }
-    sample_by_plane(maps, x, y, grouped.order.data(), grouped.offsets.data(), n_channels, out);
+    with_coords(x, y, [&](const auto& xs, const auto& ys) {
+      sample_by_plane(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels, out);
+    });
     match_groups(probs, grouped, class_inds, status);
     const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
     const int64_t* classes = class_inds.const_data_ptr<int64_t>();
-    for (int64_t p = 0; p < num_peaks; ++p) scatter(p, groups[p], classes[p]);
+    // Group by group, so that a group's sample and channel come from a
+    // count rather than a division per peak.
+    const auto scatter_all = [&](const auto& to_instances) {
+      const int64_t num_groups = n_samples * n_channels;
+      for (int64_t g = 0, sample = 0, channel = 0; g < num_groups; ++g) {
+        for (int64_t k = grouped.offsets[g]; k < grouped.offsets[g + 1]; ++k) {
+          const int64_t p = grouped.order[k];
+          if (classes[p] >= 0) to_instances.to_slot(p, sample, channel, classes[p]);
+        }
+        if (++channel == n_channels) {
+          channel = 0;
+          ++sample;
+        }
+      }
+    };
+    if (scatter.x.kind == core::ScalarKind::kFloat32 && scatter.peak_vals.kind == core::ScalarKind::kFloat32) {
+      scatter_all(core::InstanceScatter<scalar_t, core::TypedScalars<float>>{
+          typed<float>(scatter.x), typed<float>(scatter.y), typed<float>(scatter.peak_vals), scatter.probs,
+          scatter.n_classes, scatter.n_channels, scatter.points, scatter.point_vals, scatter.class_probs});
+    } else {
+      scatter_all(scatter);
+    }
   });
   // Ignored peaks are those the grouping left out.
   int64_t num_problems = num_peaks - static_cast<int64_t>(grouped.order.size());

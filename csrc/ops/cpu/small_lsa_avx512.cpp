@@ -21,8 +21,8 @@ namespace ops {
 
 bool small_solver_enabled() { return false; }
 void solve_small_problems(SmallProblem*, int) {}
-bool load_small_rows(const float*, int64_t, bool, SmallProblem&) { return false; }
-bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false; }
+bool load_small_problem(const float*, const int64_t*, bool, bool, SmallProblem&) { return false; }
+bool load_small_problem(const double*, const int64_t*, bool, bool, SmallProblem&) { return false; }
 bool small_problem_valid(const SmallProblem&) { return false; }
 
 #else
@@ -388,31 +388,74 @@ IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate,
   return invalid_lanes(low, high);
 }
 
-}  // namespace
+// The float64 lanes of eight float32 or float64 entries.
+IDMATCH_AVX512_INLINE __m512d widen(__m256 x) { return _mm512_cvtps_pd(x); }
+IDMATCH_AVX512_INLINE __m512d widen(__m512d x) { return x; }
 
-// Masked loads: lanes past nc are never read.
-IDMATCH_AVX512 bool load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+// A row's entries in the lanes of `columns`; the other lanes read zero and
+// their memory is not touched (masked loads).
+IDMATCH_AVX512_INLINE __m512d load_entries(const float* row, __mmask8 columns) {
+  return widen(_mm256_maskz_loadu_ps(columns, row));
+}
+IDMATCH_AVX512_INLINE __m512d load_entries(const double* row, __mmask8 columns) {
+  return _mm512_maskz_loadu_pd(columns, row);
+}
+
+// Entry `at[l]` of `cost` in lane l, for the lanes of `lanes` (others read
+// as zero).
+IDMATCH_AVX512_INLINE __m512d gather_entries(const float* cost, __m512i at, __mmask8 lanes) {
+  return widen(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), lanes, at, cost, sizeof(float)));
+}
+IDMATCH_AVX512_INLINE __m512d gather_entries(const double* cost, __m512i at, __mmask8 lanes) {
+  return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, at, cost, sizeof(double));
+}
+
+// load_small_problem (small_lsa.h) for either source type.
+template <typename T>
+IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start, bool transposed, bool negate,
+                                        SmallProblem& small) {
   const uint32_t columns = (1u << small.nc) - 1u;
+  const auto low_columns = static_cast<__mmask8>(columns), high_columns = static_cast<__mmask8>(columns >> 8);
   uint32_t invalid = 0;
-  for (int32_t i = 0; i < small.nr; ++i) {
-    const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(columns), rows + i * row_stride);
-    const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
-    const __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
-    invalid |= store_row(low, high, negate, small.cost + kSmallMaxDim * i);
+  if (!transposed) {
+    for (int32_t i = 0; i < small.nr; ++i) {
+      const T* row = cost + row_start[i];
+      invalid |= store_row(load_entries(row, low_columns), load_entries(row + 8, high_columns), negate,
+                           small.cost + kSmallMaxDim * i);
+    }
+  } else {
+    // The solver's row i is entry i of every source row, written element
+    // by element (gathers were 10% slower on the identity workload W3) and
+    // checked as written: reading the rows back as vectors right after
+    // would stall on the element stores. Entries past nc keep whatever an
+    // earlier problem left there, which the solver never uses.
+    const double sign = negate ? -1.0 : 1.0;
+    const double lowest = -core::positive_infinity();
+    bool valid = true;
+    for (int32_t r = 0; r < small.nc; ++r) {
+      const T* source = cost + row_start[r];
+      for (int32_t i = 0; i < small.nr; ++i) {
+        // -1.0 * x is exactly -x.
+        const double entry = sign * static_cast<double>(source[i]);
+        small.cost[kSmallMaxDim * i + r] = entry;
+        valid &= entry > lowest;  // false for NaN and -inf
+      }
+    }
+    return valid;
   }
   return (invalid & columns) == 0;
 }
 
-IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small) {
-  const uint32_t columns = (1u << small.nc) - 1u;
-  uint32_t invalid = 0;
-  for (int32_t i = 0; i < small.nr; ++i) {
-    const double* row = rows + i * row_stride;
-    const __m512d low = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns), row);
-    const __m512d high = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns >> 8), row + 8);
-    invalid |= store_row(low, high, negate, small.cost + kSmallMaxDim * i);
-  }
-  return (invalid & columns) == 0;
+}  // namespace
+
+IDMATCH_AVX512 bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate,
+                                       SmallProblem& small) {
+  return load_problem(cost, row_start, transposed, negate, small);
+}
+
+IDMATCH_AVX512 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,
+                                       SmallProblem& small) {
+  return load_problem(cost, row_start, transposed, negate, small);
 }
 
 IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
