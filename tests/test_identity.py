@@ -82,6 +82,40 @@ def test_classify_peaks_from_maps_equals_reference(device, map_dtype):
             assert_identical(a, e, f"case {case} {name}")
 
 
+# (points, values, sample indices, channel indices): the CPU kernels read
+# float32 points and values and int64 indices through typed views and every
+# other dtype through its run-time kind, choosing per argument, so each
+# mix of the two must give the same answers.
+PEAK_DTYPE_MIXES = [
+    (torch.float32, torch.float32, torch.int64, torch.int64),
+    (torch.float32, torch.float64, torch.int64, torch.int32),
+    (torch.float64, torch.float32, torch.int32, torch.int64),
+    (torch.float64, torch.float64, torch.int64, torch.int64),
+    (torch.float16, torch.float32, torch.int64, torch.uint8),
+    (torch.bfloat16, torch.bfloat16, torch.int8, torch.int16),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mix", PEAK_DTYPE_MIXES, ids=lambda mix: "-".join(str(d)[6:] for d in mix))
+def test_every_mix_of_peak_dtypes_equals_reference(device, mix):
+    point_dtype, vals_dtype, samples_dtype, channels_dtype = mix
+    rng = np.random.default_rng(300 + PEAK_DTYPE_MIXES.index(mix))
+    for case in range(150):
+        class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(rng, point_dtype=point_dtype)
+        peak_vals = peak_vals.to(vals_dtype)
+        expected = reference.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds, channel_inds,
+                                                      n_channels)
+        actual = idmatch.classify_peaks_from_maps(
+            class_maps.to(device), peak_points.to(device), peak_vals.to(device),
+            sample_inds.to(device, samples_dtype), channel_inds.to(device, channels_dtype), n_channels)
+        for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected):
+            assert_identical(a, e, f"case {case} {name}")
+        probs = idmatch.sample_class_maps(class_maps.to(device), peak_points.to(device),
+                                          sample_inds.to(device, samples_dtype))
+        assert_identical(probs, reference.sample_class_maps(class_maps, peak_points, sample_inds), f"case {case} probs")
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_group_class_peaks_and_sampling_equal_reference(device):
     rng = np.random.default_rng(7)
