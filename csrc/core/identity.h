@@ -1,9 +1,8 @@
-// Per-peak steps of the identity ops (a peak's pixel, grouping, scattering
-// into instances), shared by the CPU and CUDA kernels; the CUDA kernel
-// samples peak by peak (sample_peak), the CPU kernel plane by plane, both
-// through pixel_offset. Plain pointers only, no ATen (c10's Half and
-// BFloat16 are host-and-device types). See DESIGN.md, "Sampling class maps
-// at peaks" and "Grouping, matching and the keep-best filter".
+// Per-peak steps of the identity ops (a peak's pixel and sampling, grouping,
+// scattering into instances), shared by the CPU and CUDA kernels. Plain
+// pointers only, no ATen (c10's Half and BFloat16 are host-and-device
+// types). See DESIGN.md, "Sampling class maps at peaks" and "Grouping,
+// matching and the keep-best filter".
 #pragma once
 
 #include <cmath>
@@ -153,6 +152,20 @@ IDMATCH_HOST_DEVICE T nan_of() {
   return static_cast<T>(__builtin_nanf(""));
 }
 
+// out[:] = class_maps[sample, :, row, col] for a sample in range, at the
+// pixel whose element offset within a plane is `offset` (pixel_offset), or
+// NaN where offset is -1.
+template <typename T>
+IDMATCH_HOST_DEVICE IDMATCH_INLINE void sample_pixel(const ClassMaps<T>& maps, int64_t sample, int64_t offset,
+                                                     T* out) {
+  if (offset < 0) {
+    for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan_of<T>();
+    return;
+  }
+  const T* in = maps.data + sample * maps.stride_sample + offset;
+  for (int64_t c = 0; c < maps.classes; ++c) out[c] = in[c * maps.stride_class];
+}
+
 // probs[p, :] = class_maps[sample, :, row, col] for peak p at (x, y), into a
 // contiguous (P, C) array. Rows that cannot be sampled (sample out of range,
 // NaN coordinate, empty map) are filled with NaN.
@@ -161,13 +174,7 @@ IDMATCH_HOST_DEVICE void sample_peak(const ClassMaps<T>& maps, const Coords& x, 
                                      const Indices& sample_inds, int64_t p, T* probs) {
   const int64_t sample = sample_inds.as_int64(p);
   const int64_t offset = sample >= 0 && sample < maps.samples ? pixel_offset(maps, x, y, p) : -1;
-  T* out = probs + p * maps.classes;
-  if (offset < 0) {
-    for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan_of<T>();
-    return;
-  }
-  const T* in = maps.data + sample * maps.stride_sample + offset;
-  for (int64_t c = 0; c < maps.classes; ++c) out[c] = in[c * maps.stride_class];
+  sample_pixel(maps, sample, offset, probs + p * maps.classes);
 }
 
 // Group of a peak: sample * n_channels + channel, or a PeakCode (< 0) when
