@@ -180,7 +180,8 @@ def test_zero_peaks_give_all_nan_outputs():
 
 def test_many_samples_few_peaks():
     """An expanded map of 2**40 samples: the work and memory follow the
-    peaks, not the samples."""
+    peaks, not the samples (the CPU sorts peaks by sample only when there
+    are fewer samples than peaks)."""
     base = torch.arange(2 * 4 * 4, dtype=torch.float32).reshape(1, 2, 4, 4)
     huge = base.expand(2**40, 2, 4, 4)
     points = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 0.0]])
