@@ -114,6 +114,28 @@ def test_every_mix_of_peak_dtypes_equals_reference(device, mix):
         probs = idmatch.sample_class_maps(class_maps.to(device), peak_points.to(device),
                                           sample_inds.to(device, samples_dtype))
         assert_identical(probs, reference.sample_class_maps(class_maps, peak_points, sample_inds), f"case {case} probs")
+        if peak_points.shape[0] == 0:
+            continue
+        # The raw op with a peak of each kind out of range (codes instead of
+        # errors) and strided points: every output is the same, bit for bit,
+        # through typed views (float32, int64) as through run-time kinds
+        # (the same values in float64 and in the mix's index dtypes).
+        samples, channels = sample_inds.clone(), channel_inds.clone()
+        samples[case % samples.shape[0]] = class_maps.shape[0]
+        channels[(case + 1) % channels.shape[0]] = n_channels
+        points32, vals32 = peak_points.to(torch.float32), peak_vals.to(torch.float32)
+        usual = torch.ops.idmatch.classify_peaks_from_maps(
+            class_maps.to(device), torch.stack([points32, points32], 1)[:, 1].to(device), vals32.to(device),
+            samples.to(device), channels.to(device), n_channels)
+        points64, vals64 = points32.double(), vals32.double()
+        mixed = torch.ops.idmatch.classify_peaks_from_maps(
+            class_maps.to(device), torch.stack([points64, points64], 1)[:, 1].to(device), vals64.to(device),
+            samples.to(device, samples_dtype), channels.to(device, channels_dtype), n_channels)
+        for name, a, e in zip(["points", "point_vals"], mixed[:2], usual[:2]):
+            assert_identical(a, e.double(), f"case {case} raw {name}")
+        for name, a, e in zip(["class_probs", "class_inds", "status", "problems"], mixed[2:], usual[2:]):
+            same = torch.equal(a.view(torch.uint8), e.view(torch.uint8)) if a.dim() else torch.equal(a, e)
+            assert same, f"case {case} raw {name}"
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -57,6 +57,28 @@ IDMATCH_HOST_DEVICE inline int64_t element_size(ScalarKind kind) {
   }
 }
 
+// A strided 1-D view of elements of type E (float, double or int64_t),
+// read as StridedScalars reads them. The CPU kernels read the usual dtypes
+// through it: with the type known at compile time their per-peak loops are
+// branch-free, where StridedScalars switches on its kind at every element
+// (in W3, grouping, pixels and scattering took a third of the call).
+template <typename E>
+struct TypedScalars {
+  const E* data;
+  int64_t stride;  // in elements
+
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const { return static_cast<double>(data[i * stride]); }
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
+    return static_cast<int64_t>(data[i * stride]);
+  }
+  // A plain load and store of E. On the targets built for (x86-64, whose
+  // floats move through SSE registers, and CUDA) that copies the bits, NaN
+  // payloads included; an x87 build would quiet signalling NaNs.
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void copy_to(void* out, int64_t dest, int64_t i) const {
+    static_cast<E*>(out)[dest] = data[i * stride];
+  }
+};
+
 // A strided 1-D view of elements of any ScalarKind.
 struct StridedScalars {
   const void* data;
@@ -67,6 +89,12 @@ struct StridedScalars {
     return static_cast<const char*>(data) + i * stride * element_size(kind);
   }
   // The same view shifted by `elements` (e.g. the y column of (x, y) points).
+  // The same elements through a TypedScalars<E>; only for a kind whose
+  // elements are E.
+  template <typename E>
+  IDMATCH_HOST_DEVICE TypedScalars<E> as_typed() const {
+    return {static_cast<const E*>(data), stride};
+  }
   IDMATCH_HOST_DEVICE StridedScalars shifted(int64_t elements) const {
     return StridedScalars{static_cast<const char*>(data) + elements * element_size(kind), kind, stride};
   }
@@ -102,27 +130,6 @@ struct StridedScalars {
       case 2: reinterpret_cast<uint16_t*>(o)[dest] = *reinterpret_cast<const uint16_t*>(a); break;
       default: reinterpret_cast<uint8_t*>(o)[dest] = *reinterpret_cast<const uint8_t*>(a); break;
     }
-  }
-};
-
-// A strided 1-D view of elements of type E (float, double or int64_t),
-// read as StridedScalars reads them. The CPU kernels read the usual dtypes
-// through it: with the type known at compile time their per-peak loops are
-// branch-free, where StridedScalars switches on its kind at every element
-// (in W3, grouping, pixels and scattering took a third of the call).
-template <typename E>
-struct TypedScalars {
-  const E* data;
-  int64_t stride;  // in elements
-
-  IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const { return static_cast<double>(data[i * stride]); }
-  IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
-    return static_cast<int64_t>(data[i * stride]);
-  }
-  // A plain load and store: bit for bit for these types (no value changes
-  // on the way, NaN payloads included).
-  IDMATCH_HOST_DEVICE IDMATCH_INLINE void copy_to(void* out, int64_t dest, int64_t i) const {
-    static_cast<E*>(out)[dest] = data[i * stride];
   }
 };
 
@@ -162,8 +169,10 @@ IDMATCH_HOST_DEVICE IDMATCH_INLINE void sample_pixel(const ClassMaps<T>& maps, i
     for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan_of<T>();
     return;
   }
-  const T* in = maps.data + sample * maps.stride_sample + offset;
-  for (int64_t c = 0; c < maps.classes; ++c) out[c] = in[c * maps.stride_class];
+  // An element offset, not a pointer: a map without classes may have no
+  // data, and no pointer arithmetic is done on it.
+  const int64_t at = sample * maps.stride_sample + offset;
+  for (int64_t c = 0; c < maps.classes; ++c) out[c] = maps.data[at + c * maps.stride_class];
 }
 
 // probs[p, :] = class_maps[sample, :, row, col] for peak p at (x, y), into a
@@ -205,6 +214,14 @@ struct InstanceScatter {
   void* points;             // dtype of peak_points
   void* point_vals;         // dtype of peak_vals
   T* class_probs;
+
+  // The same scatter reading points and values through TypedScalars<E>
+  // (from StridedScalars of a kind whose elements are E).
+  template <typename E>
+  IDMATCH_HOST_DEVICE InstanceScatter<T, TypedScalars<E>> with_typed_scalars() const {
+    return {x.template as_typed<E>(), y.template as_typed<E>(), peak_vals.template as_typed<E>(), probs, n_classes,
+            n_channels, points, point_vals, class_probs};
+  }
 
   IDMATCH_HOST_DEVICE IDMATCH_INLINE void operator()(int64_t p, int64_t group, int64_t class_index) const {
     if (group < 0 || class_index < 0) return;

@@ -27,15 +27,11 @@ constexpr int64_t kValuesPerChunk = 131072;
 // The usual dtypes of the per-peak inputs (float32 points and values, int64
 // indices) are read through typed views, the others through their
 // run-time kind; both read the same values (see core::TypedScalars).
-template <typename E>
-core::TypedScalars<E> typed(const core::StridedScalars& s) {
-  return {static_cast<const E*>(s.data), s.stride};
-}
 
 // f(x, y) with the points' columns typed when they are float32.
 template <typename F>
 void with_coords(const core::StridedScalars& x, const core::StridedScalars& y, F&& f) {
-  if (x.kind == core::ScalarKind::kFloat32) f(typed<float>(x), typed<float>(y));
+  if (x.kind == core::ScalarKind::kFloat32) f(x.as_typed<float>(), y.as_typed<float>());
   else f(x, y);
 }
 
@@ -43,7 +39,7 @@ void with_coords(const core::StridedScalars& x, const core::StridedScalars& y, F
 template <typename F>
 void with_indices(const core::StridedScalars& samples, const core::StridedScalars& channels, F&& f) {
   if (samples.kind == core::ScalarKind::kInt64 && channels.kind == core::ScalarKind::kInt64) {
-    f(typed<int64_t>(samples), typed<int64_t>(channels));
+    f(samples.as_typed<int64_t>(), channels.as_typed<int64_t>());
   } else {
     f(samples, channels);
   }
@@ -237,9 +233,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
       }
     };
     if (scatter.x.kind == core::ScalarKind::kFloat32 && scatter.peak_vals.kind == core::ScalarKind::kFloat32) {
-      scatter_all(core::InstanceScatter<scalar_t, core::TypedScalars<float>>{
-          typed<float>(scatter.x), typed<float>(scatter.y), typed<float>(scatter.peak_vals), scatter.probs,
-          scatter.n_classes, scatter.n_channels, scatter.points, scatter.point_vals, scatter.class_probs});
+      scatter_all(scatter.template with_typed_scalars<float>());
     } else {
       scatter_all(scatter);
     }

@@ -388,26 +388,13 @@ IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate,
   return invalid_lanes(low, high);
 }
 
-// The float64 lanes of eight float32 or float64 entries.
-IDMATCH_AVX512_INLINE __m512d widen(__m256 x) { return _mm512_cvtps_pd(x); }
-IDMATCH_AVX512_INLINE __m512d widen(__m512d x) { return x; }
-
-// A row's entries in the lanes of `columns`; the other lanes read zero and
-// their memory is not touched (masked loads).
+// A row's entries as float64 in the lanes of `columns`; the other lanes
+// read zero and their memory is not touched (masked loads).
 IDMATCH_AVX512_INLINE __m512d load_entries(const float* row, __mmask8 columns) {
-  return widen(_mm256_maskz_loadu_ps(columns, row));
+  return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(columns, row));
 }
 IDMATCH_AVX512_INLINE __m512d load_entries(const double* row, __mmask8 columns) {
   return _mm512_maskz_loadu_pd(columns, row);
-}
-
-// Entry `at[l]` of `cost` in lane l, for the lanes of `lanes` (others read
-// as zero).
-IDMATCH_AVX512_INLINE __m512d gather_entries(const float* cost, __m512i at, __mmask8 lanes) {
-  return widen(_mm512_mask_i64gather_ps(_mm256_setzero_ps(), lanes, at, cost, sizeof(float)));
-}
-IDMATCH_AVX512_INLINE __m512d gather_entries(const double* cost, __m512i at, __mmask8 lanes) {
-  return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, at, cost, sizeof(double));
 }
 
 // load_small_problem (small_lsa.h) for either source type.
@@ -425,10 +412,10 @@ IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start,
     }
   } else {
     // The solver's row i is entry i of every source row, written element
-    // by element (gathers were 10% slower on the identity workload W3) and
-    // checked as written: reading the rows back as vectors right after
-    // would stall on the element stores. Entries past nc keep whatever an
-    // earlier problem left there, which the solver never uses.
+    // by element and checked as written. On the identity workload W3,
+    // gathers were 10% slower, and checking the rows by reading them back
+    // as vectors was slower too. Entries past nc keep whatever an earlier
+    // problem left there, which the solver never uses.
     const double sign = negate ? -1.0 : 1.0;
     const double lowest = -core::positive_infinity();
     bool valid = true;
