@@ -89,14 +89,14 @@ struct StridedScalars {
     return static_cast<const char*>(data) + i * stride * element_size(kind);
   }
   // The same view shifted by `elements` (e.g. the y column of (x, y) points).
+  IDMATCH_HOST_DEVICE StridedScalars shifted(int64_t elements) const {
+    return StridedScalars{static_cast<const char*>(data) + elements * element_size(kind), kind, stride};
+  }
   // The same elements through a TypedScalars<E>; only for a kind whose
   // elements are E.
   template <typename E>
   IDMATCH_HOST_DEVICE TypedScalars<E> as_typed() const {
     return {static_cast<const E*>(data), stride};
-  }
-  IDMATCH_HOST_DEVICE StridedScalars shifted(int64_t elements) const {
-    return StridedScalars{static_cast<const char*>(data) + elements * element_size(kind), kind, stride};
   }
   IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const {
     const char* a = address(i);
