@@ -66,7 +66,10 @@ struct SmallBatch {
     small.nc = static_cast<int32_t>(transposed ? n : m);
     bool loaded = false, valid = false;
     if constexpr (std::is_same<T, float>::value || std::is_same<T, double>::value) {
-      if (p.col_stride == 1) {
+      if (!transposed && p.col_stride == 1 && p.row_index == nullptr) {
+        valid = load_small_rows(p.cost + p.offsets[s] * p.row_stride, p.row_stride, p.maximize, small);
+        loaded = true;
+      } else if (p.col_stride == 1) {
         int64_t row_start[kSmallMaxDim];
         const int64_t first = p.offsets[s];
         for (int64_t r = 0; r < n; ++r) {

@@ -50,12 +50,19 @@ bool small_solver_enabled();
 // Solves count (1 to kSmallBatch) problems. Call only when small_solver_enabled().
 void solve_small_problems(SmallProblem* problems, int count);
 
-// Fills the cost of `small` (its nr and nc set) from the problem's source
-// rows, whose entries are contiguous: source row r starts at cost +
-// row_start[r]. Rows are the solver's rows, or its columns when
-// `transposed`; entries are negated when `negate`. The fast path of
-// core::copy_ragged_problem for contiguous entries. Returns
-// small_problem_valid(small). Call only when small_solver_enabled().
+// Fills the cost of `small` (its nr and nc set) with rows of nc contiguous
+// elements, row_stride elements apart, negated when `negate`: the fast path
+// of core::copy_ragged_problem for rows already in the solver's orientation.
+// Returns small_problem_valid(small). Call only when small_solver_enabled().
+bool load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small);
+bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small);
+
+// The same from the problem's source rows wherever they are, entries
+// contiguous: source row r starts at cost + row_start[r]. Rows are the
+// solver's rows, or its columns when `transposed`. For rows through a row
+// index (the identity ops' groups) and tall problems; contiguous rows in
+// the solver's orientation take load_small_rows, which measured about 1%
+// faster on 10 x 10 problems.
 bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate,
                         SmallProblem& small);
 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,

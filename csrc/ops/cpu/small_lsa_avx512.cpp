@@ -21,6 +21,8 @@ namespace ops {
 
 bool small_solver_enabled() { return false; }
 void solve_small_problems(SmallProblem*, int) {}
+bool load_small_rows(const float*, int64_t, bool, SmallProblem&) { return false; }
+bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false; }
 bool load_small_problem(const float*, const int64_t*, bool, bool, SmallProblem&) { return false; }
 bool load_small_problem(const double*, const int64_t*, bool, bool, SmallProblem&) { return false; }
 bool small_problem_valid(const SmallProblem&) { return false; }
@@ -388,13 +390,21 @@ IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate,
   return invalid_lanes(low, high);
 }
 
-// A row's entries as float64 in the lanes of `columns`; the other lanes
-// read zero and their memory is not touched (masked loads).
-IDMATCH_AVX512_INLINE __m512d load_entries(const float* row, __mmask8 columns) {
-  return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(columns, row));
+// Stores a source row's entries in the lanes of `columns` (its other lanes
+// zero) as row `i` of `small`, negated when `negate`; returns invalid_lanes
+// of what it stored. Masked loads: lanes past `columns` are never read.
+IDMATCH_AVX512_INLINE uint32_t load_row(const float* row, uint32_t columns, bool negate, SmallProblem& small,
+                                        int32_t i) {
+  const __m512 x = _mm512_maskz_loadu_ps(static_cast<__mmask16>(columns), row);
+  const __m512d low = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+  const __m512d high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+  return store_row(low, high, negate, small.cost + kSmallMaxDim * i);
 }
-IDMATCH_AVX512_INLINE __m512d load_entries(const double* row, __mmask8 columns) {
-  return _mm512_maskz_loadu_pd(columns, row);
+IDMATCH_AVX512_INLINE uint32_t load_row(const double* row, uint32_t columns, bool negate, SmallProblem& small,
+                                        int32_t i) {
+  const __m512d low = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns), row);
+  const __m512d high = _mm512_maskz_loadu_pd(static_cast<__mmask8>(columns >> 8), row + 8);
+  return store_row(low, high, negate, small.cost + kSmallMaxDim * i);
 }
 
 // load_small_problem (small_lsa.h) for either source type.
@@ -402,14 +412,9 @@ template <typename T>
 IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start, bool transposed, bool negate,
                                         SmallProblem& small) {
   const uint32_t columns = (1u << small.nc) - 1u;
-  const auto low_columns = static_cast<__mmask8>(columns), high_columns = static_cast<__mmask8>(columns >> 8);
   uint32_t invalid = 0;
   if (!transposed) {
-    for (int32_t i = 0; i < small.nr; ++i) {
-      const T* row = cost + row_start[i];
-      invalid |= store_row(load_entries(row, low_columns), load_entries(row + 8, high_columns), negate,
-                           small.cost + kSmallMaxDim * i);
-    }
+    for (int32_t i = 0; i < small.nr; ++i) invalid |= load_row(cost + row_start[i], columns, negate, small, i);
   } else {
     // The solver's row i is entry i of every source row, written element
     // by element and checked as written. On the identity workload W3,
@@ -433,7 +438,24 @@ IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start,
   return (invalid & columns) == 0;
 }
 
+// load_small_rows (small_lsa.h) for either source type.
+template <typename T>
+IDMATCH_AVX512_INLINE bool load_rows(const T* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  const uint32_t columns = (1u << small.nc) - 1u;
+  uint32_t invalid = 0;
+  for (int32_t i = 0; i < small.nr; ++i) invalid |= load_row(rows + i * row_stride, columns, negate, small, i);
+  return (invalid & columns) == 0;
+}
+
 }  // namespace
+
+IDMATCH_AVX512 bool load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  return load_rows(rows, row_stride, negate, small);
+}
+
+IDMATCH_AVX512 bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small) {
+  return load_rows(rows, row_stride, negate, small);
+}
 
 IDMATCH_AVX512 bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate,
                                        SmallProblem& small) {
