@@ -71,10 +71,8 @@ struct SmallBatch {
         loaded = true;
       } else if (p.col_stride == 1) {
         int64_t row_start[kSmallMaxDim];
-        const int64_t first = p.offsets[s];
-        for (int64_t r = 0; r < n; ++r) {
-          row_start[r] = (p.row_index == nullptr ? first + r : p.row_index[first + r]) * p.row_stride;
-        }
+        const core::StridedRows<T> rows = core::problem_rows(p, s);
+        for (int64_t r = 0; r < n; ++r) row_start[r] = rows.source_row(r) * p.row_stride;
         valid = load_small_problem(p.cost, row_start, transposed, p.maximize, small);
         loaded = true;
       }
