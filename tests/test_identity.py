@@ -243,6 +243,61 @@ def test_half_to_even_rounding_and_clamping():
     assert_identical(probs, expected, "probs")
 
 
+# Coordinates on which rounding and clamping decide: .5 boundaries on both
+# sides of 0 and of the last pixel, signed zeros, subnormals, infinities,
+# NaN, and float32 values too large for int32.
+HARD_COORDINATES = [-2.5, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 0.49999997, 1.4999999,
+                    1e-45, -1e-45, 3.0, 4.0, 2.0**23 + 1, 2.0**24, 2.0**31, -(2.0**31), 3.4028235e38,
+                    float("inf"), float("-inf"), float("nan")]
+
+
+def expected_probs(class_maps: torch.Tensor, points: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+    """sample_class_maps by hand: round half to even, clamp, NaN rows where a
+    coordinate is NaN (the reference's torch indexing cannot take those)."""
+    height, width = class_maps.shape[2:]
+    rows = []
+    for (x, y), s in zip(points.double().tolist(), samples.tolist()):
+        if np.isnan(x) or np.isnan(y):
+            rows.append(torch.full((class_maps.shape[1],), float("nan"), dtype=class_maps.dtype))
+            continue
+        row = int(np.clip(np.rint(y), 0, height - 1))
+        col = int(np.clip(np.rint(x), 0, width - 1))
+        rows.append(class_maps[s, :, row, col])
+    return torch.stack(rows) if rows else torch.empty(0, class_maps.shape[1], dtype=class_maps.dtype)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 2, 1, 6), (2, 1, 7, 1)])
+@pytest.mark.parametrize("layout", ["contiguous", "columns", "every_third"])
+def test_hard_coordinates_in_every_lane(shape, layout):
+    """The CPU computes float32 points' pixels sixteen at a time (AVX-512);
+    every count of peaks up to 40 puts each hard coordinate, paired with
+    every other, in every lane of a full and a partial chunk, for points of
+    several strides."""
+    rng = np.random.default_rng(11)
+    class_maps = torch.from_numpy(rng.random(shape)).float()
+    pairs = torch.tensor([[x, y] for x in HARD_COORDINATES for y in HARD_COORDINATES], dtype=torch.float32)
+    for num_peaks in range(0, 41):
+        picked = pairs[torch.from_numpy(rng.integers(0, pairs.shape[0], num_peaks))]
+        if layout == "columns":
+            picked = picked.t().contiguous().t()
+        elif layout == "every_third":
+            picked = torch.repeat_interleave(picked, 3, dim=0)[::3]
+        samples = torch.from_numpy(rng.integers(0, shape[0], num_peaks))
+        expected = expected_probs(class_maps, picked, samples)
+        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, picked, samples), expected,
+                         f"probs of {num_peaks} peaks")
+        # The fused op reads the same pixels: each peak alone in its group is
+        # matched to its likeliest class, if its row has no NaN.
+        channels = torch.arange(num_peaks)
+        points, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
+            class_maps, picked, torch.zeros(num_peaks), samples, channels, num_peaks)
+        for p in range(num_peaks):
+            if bool(torch.isnan(expected[p]).any()):
+                assert int(class_inds[p]) == -1
+            else:
+                assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_errors_name_the_argument(device):
     maps = torch.rand(2, 3, 4, 4, device=device)
