@@ -57,21 +57,32 @@ struct PeakOrder {
   std::vector<int64_t> order;
 };
 
-PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
+// The sort's second half, from the counts: offsets[k + 1] holds the number
+// of peaks of key k (offsets[0] is 0).
+PeakOrder place_peaks(const std::vector<int64_t>& keys, std::vector<int64_t> offsets) {
   PeakOrder sorted;
-  sorted.offsets.assign(num_keys + 1, 0);
-  int64_t* offset = sorted.offsets.data();
-  for (const int64_t key : keys) {
-    if (key >= 0) ++offset[key + 1];
-  }
+  const int64_t num_keys = static_cast<int64_t>(offsets.size()) - 1;
+  int64_t* const offset = offsets.data();
   for (int64_t k = 0; k < num_keys; ++k) offset[k + 1] += offset[k];
-  std::vector<int64_t> cursor(offset, offset + num_keys);
+  std::vector<int64_t> cursors(offset, offset + num_keys);
   sorted.order.resize(offset[num_keys]);
+  int64_t* const cursor = cursors.data();
+  int64_t* const order = sorted.order.data();
+  const int64_t* const key = keys.data();
   const int64_t num_peaks = static_cast<int64_t>(keys.size());
   for (int64_t p = 0; p < num_peaks; ++p) {
-    if (keys[p] >= 0) sorted.order[cursor[keys[p]]++] = p;
+    if (key[p] >= 0) order[cursor[key[p]]++] = p;
   }
+  sorted.offsets = std::move(offsets);
   return sorted;
+}
+
+PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
+  std::vector<int64_t> counts(num_keys + 1, 0);
+  for (const int64_t key : keys) {
+    if (key >= 0) ++counts[key + 1];
+  }
+  return place_peaks(keys, std::move(counts));
 }
 
 // Each peak's pixel (core::pixel_offset), in input order: sixteen at a time
@@ -166,16 +177,21 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
                       int64_t n_samples, int64_t n_channels, std::vector<int64_t>& groups, at::Tensor& class_inds) {
   const auto samples = strided_scalars(peak_sample_inds, "peak_sample_inds");
   const auto channels = strided_scalars(peak_channel_inds, "peak_channel_inds");
-  int64_t* classes = class_inds.mutable_data_ptr<int64_t>();
+  int64_t* const classes = class_inds.mutable_data_ptr<int64_t>();
   groups.resize(num_peaks);
+  int64_t* const group_of = groups.data();
+  // Counted as they are found (counts[g + 1] for group g), for the sort.
+  std::vector<int64_t> counts(n_samples * n_channels + 1, 0);
+  int64_t* const count = counts.data() + 1;
   with_indices(samples, channels, [&](const auto& sample_view, const auto& channel_view) {
     for (int64_t p = 0; p < num_peaks; ++p) {
       const int64_t group = core::peak_group(sample_view, channel_view, p, n_samples, n_channels);
-      groups[p] = group;
+      group_of[p] = group;
       classes[p] = group >= 0 ? core::kUnmatched : group;
+      if (group >= 0) ++count[group];
     }
   });
-  return sort_peaks(groups, n_samples * n_channels);
+  return place_peaks(groups, std::move(counts));
 }
 
 // With no grouped peak, grouped.order.data() may be null, which the solver
