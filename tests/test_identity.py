@@ -1,6 +1,9 @@
 """The identity ops against the reference algorithm (idmatch.reference):
 identical outputs, NaN where NaN, on thousands of random scenes."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -249,53 +252,142 @@ def test_half_to_even_rounding_and_clamping():
 HARD_COORDINATES = [-2.5, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 0.49999997, 1.4999999,
                     1e-45, -1e-45, 3.0, 4.0, 2.0**23 + 1, 2.0**24, 2.0**31, -(2.0**31), 3.4028235e38,
                     float("inf"), float("-inf"), float("nan")]
+HARD_PAIRS = torch.tensor([[x, y] for x in HARD_COORDINATES for y in HARD_COORDINATES], dtype=torch.float32)
+LANES = 8  # peaks per step of the CPU's AVX-512 pixel pass
 
 
 def expected_probs(class_maps: torch.Tensor, points: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-    """sample_class_maps by hand: round half to even, clamp, NaN rows where a
-    coordinate is NaN (the reference's torch indexing cannot take those)."""
+    """sample_class_maps by hand (numpy): round half to even, clamp, NaN rows
+    where a coordinate is NaN (the reference's torch indexing cannot take
+    those)."""
     height, width = class_maps.shape[2:]
-    rows = []
-    for (x, y), s in zip(points.double().tolist(), samples.tolist()):
-        if np.isnan(x) or np.isnan(y):
-            rows.append(torch.full((class_maps.shape[1],), float("nan"), dtype=class_maps.dtype))
-            continue
-        row = int(np.clip(np.rint(y), 0, height - 1))
-        col = int(np.clip(np.rint(x), 0, width - 1))
-        rows.append(class_maps[s, :, row, col])
-    return torch.stack(rows) if rows else torch.empty(0, class_maps.shape[1], dtype=class_maps.dtype)
+    xs, ys = points.double().numpy().T
+    nan = np.isnan(xs) | np.isnan(ys)
+    rows = np.clip(np.rint(np.nan_to_num(ys)), 0, height - 1).astype(np.int64)
+    cols = np.clip(np.rint(np.nan_to_num(xs)), 0, width - 1).astype(np.int64)
+    probs = class_maps[samples.long(), :, torch.from_numpy(rows), torch.from_numpy(cols)].clone()
+    probs[torch.from_numpy(nan)] = float("nan")
+    return probs
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 2, 1, 6), (2, 1, 7, 1)])
+def points_in_layout(points: torch.Tensor, layout: str) -> torch.Tensor:
+    """The same (P, 2) points with other strides."""
+    if layout == "columns":  # x and y each contiguous: a point every element
+        return points.t().contiguous().t()
+    if layout == "every_third":
+        return torch.repeat_interleave(points, 3, dim=0)[::3]
+    return points
+
+
+def check_every_pair_in_every_lane(class_maps: torch.Tensor, layout: str) -> None:
+    """Puts each hard (x, y) pair in each lane of the pixel pass, with every
+    length of the last, partial step: with one sample, peak j is in lane
+    j % LANES."""
+    num_pairs = HARD_PAIRS.shape[0]
+    for shift in range(LANES):
+        num_peaks = num_pairs + shift
+        points = points_in_layout(HARD_PAIRS[(torch.arange(num_peaks) - shift) % num_pairs], layout)
+        samples = torch.zeros(num_peaks, dtype=torch.int64)
+        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
+                         expected_probs(class_maps, points, samples), f"probs (shift {shift})")
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 5, 7), (1, 2, 1, 6), (1, 1, 7, 1)])
 @pytest.mark.parametrize("layout", ["contiguous", "columns", "every_third"])
 def test_hard_coordinates_in_every_lane(shape, layout):
-    """The CPU computes float32 points' pixels sixteen at a time (AVX-512);
-    every count of peaks up to 40 puts each hard coordinate, paired with
-    every other, in every lane of a full and a partial chunk, for points of
-    several strides."""
-    rng = np.random.default_rng(11)
-    class_maps = torch.from_numpy(rng.random(shape)).float()
-    pairs = torch.tensor([[x, y] for x in HARD_COORDINATES for y in HARD_COORDINATES], dtype=torch.float32)
-    for num_peaks in range(0, 41):
-        picked = pairs[torch.from_numpy(rng.integers(0, pairs.shape[0], num_peaks))]
-        if layout == "columns":
-            picked = picked.t().contiguous().t()
-        elif layout == "every_third":
-            picked = torch.repeat_interleave(picked, 3, dim=0)[::3]
-        samples = torch.from_numpy(rng.integers(0, shape[0], num_peaks))
-        expected = expected_probs(class_maps, picked, samples)
-        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, picked, samples), expected,
-                         f"probs of {num_peaks} peaks")
-        # The fused op reads the same pixels: each peak alone in its group is
-        # matched to its likeliest class, if its row has no NaN.
-        channels = torch.arange(num_peaks)
-        points, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
-            class_maps, picked, torch.zeros(num_peaks), samples, channels, num_peaks)
+    """The CPU computes float32 points' pixels eight at a time (AVX-512):
+    every hard coordinate, with every other, in every lane and in partial
+    steps of every length, for points of three strides; and through the
+    fused op, peaks of several samples and groups."""
+    class_maps = torch.from_numpy(np.random.default_rng(11).random(shape)).float()
+    check_every_pair_in_every_lane(class_maps, layout)
+    # The fused op reads the same pixels: each peak alone in its group is
+    # matched to its likeliest class if its row has no NaN, else to none.
+    rng = np.random.default_rng(12)
+    maps = torch.from_numpy(rng.random((3,) + shape[1:])).float()
+    for num_peaks in range(0, 2 * LANES + 2):
+        points = points_in_layout(HARD_PAIRS[torch.from_numpy(rng.integers(0, HARD_PAIRS.shape[0], num_peaks))],
+                                  layout)
+        samples = torch.from_numpy(rng.integers(0, 3, num_peaks))
+        expected = expected_probs(maps, points, samples)
+        _, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
+            maps, points, torch.zeros(num_peaks), samples, torch.arange(num_peaks), num_peaks)
         for p in range(num_peaks):
             if bool(torch.isnan(expected[p]).any()):
                 assert int(class_inds[p]) == -1
             else:
                 assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
+
+
+def test_hard_coordinates_with_denormals_flushed():
+    """With denormals flushed to zero (torch.set_flush_denormal), subnormal
+    coordinates still round to pixel 0 on both paths."""
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        check_every_pair_in_every_lane(torch.rand(1, 2, 5, 7), "contiguous")
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_points_of_stride_zero():
+    """An expanded point (stride 0): every lane reads the same coordinates."""
+    class_maps = torch.rand(1, 2, 5, 7)
+    for pair in HARD_PAIRS:
+        points = pair.expand(LANES + 3, 2)
+        samples = torch.zeros(LANES + 3, dtype=torch.int64)
+        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
+                         expected_probs(class_maps, points, samples), f"probs at {pair.tolist()}")
+
+
+def test_maps_taller_than_float32_counts_exactly():
+    """Past 2**24 rows, float32(height - 1) can round up to height, one row
+    out of the map: the CPU's float32 pixel pass stops at 2**24 rows and the
+    core takes taller maps. Rows at both sides of that edge clamp to the last
+    row."""
+    tall = torch.rand(1, 1, 2**24 + 4, 1)
+    for height in (2**24, 2**24 + 4):
+        maps = tall[:, :, :height]
+        ys = [height - 1.0, height - 0.5, float(height), 2.0**25, 3.4028235e38, float("inf")]
+        points = torch.tensor([[0.0, y] for y in ys], dtype=torch.float32)
+        samples = torch.zeros(len(ys), dtype=torch.int64)
+        assert_identical(torch.ops.idmatch.sample_class_maps(maps, points, samples),
+                         maps[0, :, height - 1, 0].expand(len(ys), 1), f"probs with {height} rows")
+
+
+GUARDED_POINTS = """
+import ctypes, mmap, sys, torch
+import idmatch
+page = mmap.PAGESIZE
+memory = mmap.mmap(-1, 2 * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+if libc.mprotect(start + page, page, 0) != 0:  # PROT_NONE
+    sys.exit(77)
+maps = torch.rand(1, 2, 5, 7)
+for num_peaks in range(1, 3 * 8 + 1):
+    # The last point ends where the unreadable page begins.
+    points = torch.frombuffer(memory, dtype=torch.float32, count=2 * num_peaks,
+                              offset=page - 8 * num_peaks).view(num_peaks, 2)
+    points.uniform_(-1.0, 8.0)
+    torch.ops.idmatch.sample_class_maps(maps, points, torch.zeros(num_peaks, dtype=torch.int64))
+    torch.ops.idmatch.classify_peaks_from_maps(maps, points, torch.zeros(num_peaks),
+                                               torch.zeros(num_peaks, dtype=torch.int64),
+                                               torch.zeros(num_peaks, dtype=torch.int64), 1)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect through ctypes")
+def test_pixel_pass_reads_no_point_past_the_last():
+    """Points that end at an unreadable page: a step that read one lane too
+    many would fault (masked loads and gathers cannot be checked by
+    AddressSanitizer). Run in a child process, so a fault is a failure
+    with a message rather than a crash of the suite."""
+    result = subprocess.run([sys.executable, "-c", GUARDED_POINTS], capture_output=True, text=True, timeout=120)
+    if result.returncode == 77:
+        pytest.skip("mprotect failed")
+    assert result.returncode == 0, f"child exited with {result.returncode}:\n{result.stderr[-2000:]}"
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -85,37 +85,35 @@ PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
   return place_peaks(keys, std::move(counts));
 }
 
-// Each peak's pixel (core::pixel_offset), in input order: sixteen at a time
-// with AVX-512 for float32 points (peak_pixels.h), else peak by peak.
+// pixel[k] = core::pixel_offset(maps, x, y, peaks[k]) for k < count: eight
+// at a time with AVX-512 for float32 points (peak_pixels.h), else one by
+// one.
 template <typename T, typename Coords>
-std::vector<int64_t> peak_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, int64_t num_peaks) {
-  std::vector<int64_t> pixels(num_peaks);
-  int64_t* const pixel = pixels.data();
+void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* peaks,
+                   int64_t count, int64_t* pixel) {
   if constexpr (std::is_same<Coords, core::TypedScalars<float>>::value) {
-    if (small_solver_enabled() && x.stride == y.stride && pixel_offsets_float32_take(maps.height, maps.width, x.stride)) {
-      pixel_offsets_float32(x.data, y.data, x.stride, num_peaks, maps.height, maps.width, maps.stride_row,
+    // x and y are columns of one tensor, so they share a stride.
+    if (small_solver_enabled() && x.stride == y.stride && pixel_offsets_float32_supports(maps.height, maps.width)) {
+      pixel_offsets_float32(x.data, y.data, x.stride, peaks, count, maps.height, maps.width, maps.stride_row,
                             maps.stride_col, pixel);
-      return pixels;
+      return;
     }
   }
-  const core::ClassMaps<T> view = maps;
-  const Coords xs = x, ys = y;
-  for (int64_t p = 0; p < num_peaks; ++p) pixel[p] = core::pixel_offset(view, xs, ys, p);
-  return pixels;
+  for (int64_t k = 0; k < count; ++k) pixel[k] = core::pixel_offset(maps, x, y, peaks[k]);
 }
 
-// Samples the peaks listed by sample at their pixels (peak_pixels): the
-// peaks of sample s are order[begin(s), begin(s + 1)) with begin(s) =
-// offsets[s * stride], each reading its n_classes values a plane apart.
+// Samples the peaks listed by sample: the peaks of sample s are order[begin(s),
+// begin(s + 1)) with begin(s) = offsets[s * stride]. A sample's pixels
+// first, then peak by peak, each reading its n_classes values a plane apart.
 // Against reading a sample's peaks plane by plane (one plane after the
 // other, for fewer pages per stretch of reads), in builds alternated run
 // by run: W4 (23 MB of maps) took 1.13 ms instead of 1.70 ms (medians of
 // five runs each), W3 71 us instead of 72 us. Sample by sample matters:
 // every peak in input order took 1.7 ms on W4 and 76 us on W3. Rows of
 // peaks not listed are not written.
-template <typename T>
-void sample_listed(const core::ClassMaps<T>& maps, const int64_t* pixel, const int64_t* order, const int64_t* offsets,
-                   int64_t stride, T* probs) {
+template <typename T, typename Coords>
+void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* order,
+                   const int64_t* offsets, int64_t stride, T* probs) {
   const int64_t n_samples = maps.samples, n_classes = maps.classes;
   const int64_t listed = n_samples == 0 ? 0 : offsets[n_samples * stride] - offsets[0];
   // Nothing to read. Returning here also keeps the loop over samples from
@@ -125,15 +123,18 @@ void sample_listed(const core::ClassMaps<T>& maps, const int64_t* pixel, const i
   const int64_t values_per_sample = std::max<int64_t>(1, listed * n_classes / n_samples);
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
   at::parallel_for(0, n_samples, grain, [&](int64_t begin, int64_t end) {
-    // A copy in locals: the loop's stores could otherwise alias it, and it
-    // would be read again at every peak.
+    // Copies in locals: the loop's stores could otherwise alias them, and
+    // they would be read again at every peak.
     const core::ClassMaps<T> view = maps;
+    const Coords xs = x, ys = y;
+    std::vector<int64_t> pixels;
     for (int64_t s = begin; s < end; ++s) {
-      const int64_t first = offsets[s * stride], last = offsets[(s + 1) * stride];
-      for (int64_t k = first; k < last; ++k) {
-        const int64_t p = order[k];
-        core::sample_pixel(view, s, pixel[p], probs + p * n_classes);
-      }
+      const int64_t first = offsets[s * stride], count = offsets[(s + 1) * stride] - first;
+      pixels.resize(count);
+      int64_t* const pixel = pixels.data();
+      const int64_t* const peaks = order + first;
+      listed_pixels(view, xs, ys, peaks, count, pixel);
+      for (int64_t k = 0; k < count; ++k) core::sample_pixel(view, s, pixel[k], probs + peaks[k] * n_classes);
     }
   });
 }
@@ -162,8 +163,7 @@ at::Tensor sample_into(const at::Tensor& class_maps, const at::Tensor& peak_poin
         if (keys[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
       }
       const PeakOrder by_sample = sort_peaks(keys, n_samples);
-      const std::vector<int64_t> pixels = peak_pixels(maps, xs, ys, num_peaks);
-      sample_listed(maps, pixels.data(), by_sample.order.data(), by_sample.offsets.data(), 1, out);
+      sample_listed(maps, xs, ys, by_sample.order.data(), by_sample.offsets.data(), 1, out);
     });
   });
   return probs;
@@ -248,9 +248,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     for (int64_t p = 0; p < num_peaks; ++p) {
       if (groups[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
     }
-    std::vector<int64_t> pixels;
-    with_coords(x, y, [&](const auto& xs, const auto& ys) { pixels = peak_pixels(maps, xs, ys, num_peaks); });
-    sample_listed(maps, pixels.data(), grouped.order.data(), grouped.offsets.data(), n_channels, out);
+    with_coords(x, y, [&](const auto& xs, const auto& ys) {
+      sample_listed(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels, out);
+    });
     match_groups(probs, grouped, class_inds, status);
     const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
     const int64_t* classes = class_inds.const_data_ptr<int64_t>();
