@@ -1,6 +1,8 @@
 """The identity ops against the reference algorithm (idmatch.reference):
 identical outputs, NaN where NaN, on thousands of random scenes."""
 
+import os
+import platform
 import subprocess
 import sys
 
@@ -319,15 +321,66 @@ def test_hard_coordinates_in_every_lane(shape, layout):
                 assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
 
 
-def test_hard_coordinates_with_denormals_flushed():
-    """With denormals flushed to zero (torch.set_flush_denormal), subnormal
-    coordinates still round to pixel 0 on both paths."""
-    if not torch.set_flush_denormal(True):
-        pytest.skip("this CPU cannot flush denormals")
-    try:
-        check_every_pair_in_every_lane(torch.rand(1, 2, 5, 7), "contiguous")
-    finally:
+PIXELS_UNDER_FLOAT_MODES = """
+import ctypes, sys, torch
+import idmatch
+libm = ctypes.CDLL("libm.so.6")
+FE_INVALID = 0x01
+ROUNDING = {"nearest": 0x000, "down": 0x400, "up": 0x800, "toward_zero": 0xc00}  # x86's fenv.h
+pairs = torch.tensor([[x, y] for x in HARD for y in HARD], dtype=torch.float32)
+maps = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(5))
+results = {}
+for mode, bits in ROUNDING.items():
+    for flush in (False, True):
+        if flush and not torch.set_flush_denormal(True):
+            continue
+        assert libm.fesetround(bits) == 0
+        # NaN coordinates must not raise the invalid-operation flag: with it
+        # trapped, they would kill the process (SIGFPE).
+        libm.feenableexcept(FE_INVALID)
+        for shift in range(LANES):
+            points = pairs[(torch.arange(pairs.shape[0] + shift) - shift) % pairs.shape[0]]
+            samples = torch.zeros(points.shape[0], dtype=torch.int64)
+            results[(mode, flush, shift)] = torch.ops.idmatch.sample_class_maps(maps, points, samples)
+        libm.fedisableexcept(FE_INVALID)
+        libm.fesetround(ROUNDING["nearest"])
         torch.set_flush_denormal(False)
+torch.save(results, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="glibc's fenv on x86-64 through ctypes")
+def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
+    """torch.round follows the current rounding mode, and so do both pixel
+    paths: the AVX-512 pass (default) and the core's (IDMATCH_CPU_SOLVER=
+    portable) agree bit for bit on every hard pair in every lane, in each of
+    the four rounding modes, with subnormals flushed (torch.set_flush_denormal)
+    and not, with the invalid-operation exception trapped. Child processes:
+    the solver choice is read once per process, and a trap is a crash."""
+    script = (f"inf, nan = float('inf'), float('nan')\nHARD = {HARD_COORDINATES!r}\nLANES = {LANES}\n"
+              + PIXELS_UNDER_FLOAT_MODES)
+    outputs = {}
+    for solver in ("default", "portable"):
+        env = dict(os.environ)
+        env.pop("IDMATCH_CPU_SOLVER", None)
+        if solver == "portable":
+            env["IDMATCH_CPU_SOLVER"] = "portable"
+        path = tmp_path / f"{solver}.pt"
+        result = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, f"{solver}: child exited with {result.returncode}:\n{result.stderr[-2000:]}"
+        outputs[solver] = torch.load(path)
+    assert outputs["default"].keys() == outputs["portable"].keys()
+    assert len(outputs["default"]) >= 4 * LANES
+    for key, probs in outputs["default"].items():
+        assert_identical(probs, outputs["portable"][key], f"probs under {key}")
+    # The default mode's answers are torch.round's, as checked in-process.
+    maps = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(5))
+    for shift in range(LANES):
+        points = HARD_PAIRS[(torch.arange(HARD_PAIRS.shape[0] + shift) - shift) % HARD_PAIRS.shape[0]]
+        expected = expected_probs(maps, points, torch.zeros(points.shape[0], dtype=torch.int64))
+        assert_identical(outputs["default"][("nearest", False, shift)], expected, f"probs (shift {shift})")
 
 
 def test_points_of_stride_zero():

@@ -30,15 +30,20 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void pixel_offsets_float32(
     const __m512i at = _mm512_mullo_epi64(_mm512_maskz_loadu_epi64(lanes, peaks + k), point_step);
     const __m256 xs = _mm512_mask_i64gather_ps(zero, lanes, at, x, 4);
     const __m256 ys = _mm512_mask_i64gather_ps(zero, lanes, at, y, 4);
-    const __mmask8 nan = _mm256_cmp_ps_mask(xs, ys, _CMP_UNORD_Q);  // either coordinate NaN
+    const __mmask8 nan = _mm256_cmp_ps_mask(xs, ys, _CMP_UNORD_Q);  // either coordinate NaN (a quiet test)
+    // A NaN lane computes with 0 instead, and its result is replaced below:
+    // max and min raise the invalid-operation flag on any NaN, which would
+    // trap where a caller enabled that exception (the core tests NaN first
+    // and raises nothing).
+    const __m256 x_or_zero = _mm256_mask_mov_ps(xs, nan, zero), y_or_zero = _mm256_mask_mov_ps(ys, nan, zero);
     // Rounded as rint rounds (float32 values round the same in float64),
     // then clamped: max and min give 0 for rounded <= 0 (-0.0 and -inf
     // included) and the last pixel for rounded >= it, so the conversion to
-    // int32 is exact. NaN lanes are replaced below.
+    // int32 is exact.
     const __m256i cols = _mm256_cvttps_epi32(
-        _mm256_min_ps(_mm256_max_ps(_mm256_roundscale_ps(xs, _MM_FROUND_CUR_DIRECTION), zero), last_col));
+        _mm256_min_ps(_mm256_max_ps(_mm256_roundscale_ps(x_or_zero, _MM_FROUND_CUR_DIRECTION), zero), last_col));
     const __m256i rows = _mm256_cvttps_epi32(
-        _mm256_min_ps(_mm256_max_ps(_mm256_roundscale_ps(ys, _MM_FROUND_CUR_DIRECTION), zero), last_row));
+        _mm256_min_ps(_mm256_max_ps(_mm256_roundscale_ps(y_or_zero, _MM_FROUND_CUR_DIRECTION), zero), last_row));
     // row * stride_row + col * stride_col in int64, as the core computes it.
     const __m512i offsets = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(rows), row_step),
                                              _mm512_mullo_epi64(_mm512_cvtepi32_epi64(cols), col_step));
