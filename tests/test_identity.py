@@ -281,15 +281,19 @@ def points_in_layout(points: torch.Tensor, layout: str) -> torch.Tensor:
     return points
 
 
-def check_every_pair_in_every_lane(class_maps: torch.Tensor, layout: str) -> None:
-    """Puts each hard (x, y) pair in each lane of the pixel pass, with every
-    length of the last, partial step: with one sample, peak j is in lane
-    j % LANES."""
+def pairs_shifted(shift: int) -> torch.Tensor:
+    """Every hard (x, y) pair, shifted `shift` peaks on (and that many more
+    peaks): over shifts 0..LANES-1, with one sample (peak j in lane
+    j % LANES), each pair sits in each lane of the pixel pass, and the last,
+    partial step takes every length."""
     num_pairs = HARD_PAIRS.shape[0]
+    return HARD_PAIRS[(torch.arange(num_pairs + shift) - shift) % num_pairs]
+
+
+def check_every_pair_in_every_lane(class_maps: torch.Tensor, layout: str) -> None:
     for shift in range(LANES):
-        num_peaks = num_pairs + shift
-        points = points_in_layout(HARD_PAIRS[(torch.arange(num_peaks) - shift) % num_pairs], layout)
-        samples = torch.zeros(num_peaks, dtype=torch.int64)
+        points = points_in_layout(pairs_shifted(shift), layout)
+        samples = torch.zeros(points.shape[0], dtype=torch.int64)
         assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
                          expected_probs(class_maps, points, samples), f"probs (shift {shift})")
 
@@ -319,6 +323,17 @@ def test_hard_coordinates_in_every_lane(shape, layout):
                 assert int(class_inds[p]) == -1
             else:
                 assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
+
+
+def run_child(script: str, *args: str, env=None) -> subprocess.CompletedProcess:
+    """Runs a Python script in a child process (a fault or a trap fails the
+    test with a message instead of killing the suite)."""
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def assert_child_ok(result: subprocess.CompletedProcess, what: str) -> None:
+    assert result.returncode == 0, f"{what}: child exited with {result.returncode}:\n{result.stderr[-2000:]}"
 
 
 PIXELS_UNDER_FLOAT_MODES = """
@@ -367,9 +382,7 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
         if solver == "portable":
             env["IDMATCH_CPU_SOLVER"] = "portable"
         path = tmp_path / f"{solver}.pt"
-        result = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
-                                timeout=300)
-        assert result.returncode == 0, f"{solver}: child exited with {result.returncode}:\n{result.stderr[-2000:]}"
+        assert_child_ok(run_child(script, str(path), env=env), solver)
         outputs[solver] = torch.load(path)
     assert outputs["default"].keys() == outputs["portable"].keys()
     assert len(outputs["default"]) >= 4 * LANES
@@ -378,7 +391,7 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     # The default mode's answers are torch.round's, as checked in-process.
     maps = torch.rand(1, 3, 5, 7, generator=torch.Generator().manual_seed(5))
     for shift in range(LANES):
-        points = HARD_PAIRS[(torch.arange(HARD_PAIRS.shape[0] + shift) - shift) % HARD_PAIRS.shape[0]]
+        points = pairs_shifted(shift)
         expected = expected_probs(maps, points, torch.zeros(points.shape[0], dtype=torch.int64))
         assert_identical(outputs["default"][("nearest", False, shift)], expected, f"probs (shift {shift})")
 
@@ -419,7 +432,7 @@ libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 if libc.mprotect(start + page, page, 0) != 0:  # PROT_NONE
     sys.exit(77)
 maps = torch.rand(1, 2, 5, 7)
-for num_peaks in range(1, 3 * 8 + 1):
+for num_peaks in range(1, 3 * LANES + 1):
     # The last point ends where the unreadable page begins.
     points = torch.frombuffer(memory, dtype=torch.float32, count=2 * num_peaks,
                               offset=page - 8 * num_peaks).view(num_peaks, 2)
@@ -437,10 +450,10 @@ def test_pixel_pass_reads_no_point_past_the_last():
     many would fault (masked loads and gathers cannot be checked by
     AddressSanitizer). Run in a child process, so a fault is a failure
     with a message rather than a crash of the suite."""
-    result = subprocess.run([sys.executable, "-c", GUARDED_POINTS], capture_output=True, text=True, timeout=120)
+    result = run_child(f"LANES = {LANES}\n" + GUARDED_POINTS)
     if result.returncode == 77:
         pytest.skip("mprotect failed")
-    assert result.returncode == 0, f"child exited with {result.returncode}:\n{result.stderr[-2000:]}"
+    assert_child_ok(result, "guarded points")
 
 
 @pytest.mark.parametrize("device", DEVICES)
