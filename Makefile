@@ -51,7 +51,7 @@ bench: $(VENV)/.torch-$(TORCH_VERSION)
 # The second run checks the shared solver core on small problems as well: on
 # a CPU with AVX-512 the CPU kernels solve those with the small solver
 # (csrc/ops/cpu/small_lsa.h), while the CUDA kernels always run the core.
-EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py
+EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py tests/test_far_offsets.py
 test: install
 	$(VENV)/bin/python -m pytest
 	IDMATCH_CPU_SOLVER=portable $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)

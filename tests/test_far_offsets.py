@@ -1,0 +1,137 @@
+"""Inputs whose elements lie more than 2**31 (and 2**32) elements from the
+start of their storage: every op must index them with 64-bit arithmetic. A
+32-bit product or sum would wrap and read another element (a wrong answer)
+or memory outside the storage (a crash).
+
+The storages are several GiB of address space but cost almost no memory:
+torch.empty leaves them unwritten, so only the pages that hold the views'
+few elements are ever committed. CPU only: on a GPU the storage would be
+real memory.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import idmatch
+
+from conftest import scipy_lsa
+from test_identity import assert_identical
+
+
+
+def far(n: int, beyond: int = 2**31) -> int:
+    """A stride that puts the last of n elements past `beyond` (n >= 2)."""
+    return beyond // (n - 1) + 1
+
+
+def far_view(values: torch.Tensor, strides) -> torch.Tensor:
+    """A view with `strides` (elements) on a fresh storage just large enough,
+    holding `values`. The strides must not make elements overlap."""
+    size = 1 + sum((n - 1) * stride for n, stride in zip(values.shape, strides))
+    try:
+        storage = torch.empty(size, dtype=values.dtype)
+    except RuntimeError as error:  # the machine refuses that much address space
+        pytest.skip(f"cannot reserve {size} elements of {values.dtype}: {error}")
+    view = storage.as_strided(values.shape, strides)
+    view.copy_(values)
+    return view
+
+
+def hard_points(rng: np.random.Generator, n: int, height: int, width: int) -> torch.Tensor:
+    """Points inside, on .5 boundaries of and outside a height x width map."""
+    half = rng.random(n) < 0.4
+    xs = np.where(half, rng.integers(-1, width + 1, n) + 0.5, rng.uniform(-2, width + 2, n))
+    ys = np.where(half, rng.integers(-1, height + 1, n) + 0.5, rng.uniform(-2, height + 2, n))
+    return torch.from_numpy(np.stack([xs, ys], axis=1)).to(torch.float32)
+
+
+# (shape, strides) of class maps with one dimension far apart. Samples,
+# classes, rows and columns each take a turn.
+FAR_MAPS = {
+    "samples": ((2, 2, 4, 5), (far(2, 2**32), 20, 5, 1)),
+    "classes": ((1, 3, 4, 5), (1, far(3), 5, 1)),
+    "rows": ((1, 2, 3, 4), (1, 1, far(3), 2)),
+    "columns": ((1, 2, 4, 3), (1, 1, 2, far(3))),
+}
+
+
+@pytest.mark.parametrize("layout", list(FAR_MAPS))
+def test_class_maps_at_far_offsets(layout):
+    shape, strides = FAR_MAPS[layout]
+    rng = np.random.default_rng(len(layout))
+    n_samples, n_classes, height, width = shape
+    values = torch.from_numpy(rng.random(shape)).to(torch.float16)
+    maps = far_view(values, strides)
+    n_peaks = 24 * n_samples
+    points = hard_points(rng, n_peaks, height, width)
+    samples = torch.from_numpy(rng.integers(0, n_samples, n_peaks))
+    channels = torch.from_numpy(rng.integers(0, 2, n_peaks))
+    vals = torch.rand(n_peaks)
+
+    assert_identical(idmatch.sample_class_maps(maps, points, samples),
+                     idmatch.sample_class_maps(values, points, samples), "probs")
+    got = idmatch.classify_peaks_from_maps(maps, points, vals, samples, channels, 2)
+    expected = idmatch.classify_peaks_from_maps(values, points, vals, samples, channels, 2)
+    for name, a, b in zip(("points", "point_vals", "class_probs"), got, expected):
+        assert_identical(a, b, name)
+
+
+def test_peak_inputs_at_far_offsets():
+    """Points a row or a column far apart, values, sample and channel indices
+    each a peak far apart (indices of two dtypes, as they are read by kind)."""
+    rng = np.random.default_rng(7)
+    values = torch.from_numpy(rng.random((2, 3, 4, 5))).to(torch.float32)
+    points = hard_points(rng, 3, 4, 5)
+    vals = torch.rand(3)
+    samples = torch.tensor([1, 0, 1])
+    channels = torch.tensor([0, 1, 0])
+    expected = idmatch.classify_peaks_from_maps(values, points, vals, samples, channels, 2)
+    cases = {
+        "points, rows far": dict(points=far_view(points, (far(3), 1))),
+        "points, columns far": dict(points=far_view(points, (1, far(2)))),
+        "peak_vals": dict(vals=far_view(vals.half(), (far(3),))),
+        "peak_sample_inds (int32)": dict(samples=far_view(samples.int(), (far(3),))),
+        "peak_channel_inds (int8)": dict(channels=far_view(channels.to(torch.int8), (far(3, 2**32),))),
+    }
+    for case, changed in cases.items():
+        args = dict(points=points, vals=vals, samples=samples, channels=channels)
+        args.update(changed)
+        got = idmatch.classify_peaks_from_maps(values, args["points"], args["vals"], args["samples"],
+                                               args["channels"], 2)
+        want = expected
+        if case == "peak_vals":  # half values, as given
+            want = idmatch.classify_peaks_from_maps(values, points, vals.half(), samples, channels, 2)
+        for name, a, b in zip(("points", "point_vals", "class_probs"), got, want):
+            assert_identical(a, b, f"{case}: {name}")
+        if "points" in case:
+            assert_identical(idmatch.sample_class_maps(values, args["points"], samples),
+                             idmatch.sample_class_maps(values, points, samples), f"{case}: probs")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+@pytest.mark.parametrize("far_rows", [True, False], ids=["rows-far", "columns-far"])
+@pytest.mark.parametrize("n, m", [(2, 3), (3, 2)])
+def test_cost_at_far_offsets(dtype, far_rows, n, m):
+    """Assignment problems whose rows (or columns) are far apart: the LSA ops
+    and the grouped matching give scipy's answer on the same values."""
+    rng = np.random.default_rng(n * 10 + m)
+    values = torch.from_numpy(rng.integers(0, 3, (n, m)) / 2.0).to(dtype)  # ties
+    cost = far_view(values, (far(n), 1) if far_rows else (1, far(m)))
+    rows, cols = scipy_lsa(values.double().numpy())
+
+    got_rows, got_cols = idmatch.linear_sum_assignment(cost)
+    assert got_rows.tolist() == rows.tolist() and got_cols.tolist() == cols.tolist()
+
+    want = torch.full((n,), -1, dtype=torch.int64)
+    want[torch.from_numpy(rows)] = torch.from_numpy(cols)
+    assert idmatch.ragged_linear_sum_assignment(cost, torch.tensor([0, n])).tolist() == want.tolist()
+
+    # The same problem twice, the second one far from the first.
+    batch = far_view(values.expand(2, n, m), (far(2), m, 1))
+    assert idmatch.batch_linear_sum_assignment(batch).tolist() == [want.tolist()] * 2
+
+    zeros = torch.zeros(n, dtype=torch.int64)
+    peak_inds, class_inds = idmatch.group_class_peaks(cost, zeros, zeros, 1, 1)
+    want_peaks, want_classes = idmatch.group_class_peaks(values, zeros, zeros, 1, 1)
+    assert peak_inds.tolist() == want_peaks.tolist() and class_inds.tolist() == want_classes.tolist()
