@@ -209,7 +209,7 @@ template <typename T, typename Scalars = StridedScalars>
 struct InstanceScatter {
   Scalars x, y;             // peak points' columns
   Scalars peak_vals;
-  const T* probs;           // (P, C) contiguous
+  const T* probs;           // (rows, C) contiguous: a row per peak
   int64_t n_classes, n_channels;
   void* points;             // dtype of peak_points
   void* point_vals;         // dtype of peak_vals
@@ -226,17 +226,18 @@ struct InstanceScatter {
   IDMATCH_HOST_DEVICE IDMATCH_INLINE void operator()(int64_t p, int64_t group, int64_t class_index) const {
     if (group < 0 || class_index < 0) return;
     const int64_t sample = group / n_channels;
-    to_slot(p, sample, group - sample * n_channels, class_index);
+    to_slot(p, p, sample, group - sample * n_channels, class_index);
   }
 
-  // Peak p of group (sample, channel), matched to class_index >= 0.
-  IDMATCH_HOST_DEVICE IDMATCH_INLINE void to_slot(int64_t p, int64_t sample, int64_t channel,
+  // Peak p of group (sample, channel), matched to class_index >= 0; its
+  // probabilities are row `row` of probs.
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void to_slot(int64_t p, int64_t row, int64_t sample, int64_t channel,
                                                   int64_t class_index) const {
     const int64_t dest = (sample * n_classes + class_index) * n_channels + channel;
     x.copy_to(points, 2 * dest, p);
     y.copy_to(points, 2 * dest + 1, p);
     peak_vals.copy_to(point_vals, dest, p);
-    class_probs[dest] = probs[p * n_classes + class_index];
+    class_probs[dest] = probs[row * n_classes + class_index];
   }
 };
 

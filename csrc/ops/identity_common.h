@@ -145,8 +145,8 @@ struct InstanceOutputs {
     return out;
   }
 
-  // The scatter of kept peaks into these outputs; probs (P, C) contiguous in
-  // class_maps' dtype T.
+  // The scatter of kept peaks into these outputs; probs (rows, C) contiguous
+  // in class_maps' dtype T, a row per peak (see core::InstanceScatter).
   template <typename T>
   core::InstanceScatter<T> scatter(const at::Tensor& peak_points, const at::Tensor& peak_vals,
                                    const at::Tensor& probs, int64_t n_channels) {

@@ -105,13 +105,15 @@ void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords
 // Samples the peaks listed by sample: the peaks of sample s are order[begin(s),
 // begin(s + 1)) with begin(s) = offsets[s * stride]. A sample's pixels
 // first, then peak by peak, each reading its n_classes values a plane apart.
+// Peak order[k] is written to row order[k] of probs, or to row k when
+// kRowsInListOrder.
 // Against reading a sample's peaks plane by plane (one plane after the
 // other, for fewer pages per stretch of reads), in builds alternated run
 // by run: W4 (23 MB of maps) took 1.13 ms instead of 1.70 ms (medians of
 // five runs each), W3 71 us instead of 72 us. Sample by sample matters:
 // every peak in input order took 1.7 ms on W4 and 76 us on W3. Rows of
 // peaks not listed are not written.
-template <typename T, typename Coords>
+template <bool kRowsInListOrder, typename T, typename Coords>
 void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* order,
                    const int64_t* offsets, int64_t stride, T* probs) {
   const int64_t n_samples = maps.samples, n_classes = maps.classes;
@@ -134,7 +136,10 @@ void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords
       int64_t* const pixel = pixels.data();
       const int64_t* const peaks = order + first;
       listed_pixels(view, xs, ys, peaks, count, pixel);
-      for (int64_t k = 0; k < count; ++k) core::sample_pixel(view, s, pixel[k], probs + peaks[k] * n_classes);
+      for (int64_t k = 0; k < count; ++k) {
+        const int64_t row = kRowsInListOrder ? first + k : peaks[k];
+        core::sample_pixel(view, s, pixel[k], probs + row * n_classes);
+      }
     }
   });
 }
@@ -163,7 +168,7 @@ at::Tensor sample_into(const at::Tensor& class_maps, const at::Tensor& peak_poin
         if (keys[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
       }
       const PeakOrder by_sample = sort_peaks(keys, n_samples);
-      sample_listed(maps, xs, ys, by_sample.order.data(), by_sample.offsets.data(), 1, out);
+      sample_listed<false>(maps, xs, ys, by_sample.order.data(), by_sample.offsets.data(), 1, out);
     });
   });
   return probs;
@@ -236,32 +241,38 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   const PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
 
-  // Only grouped peaks are sampled: the others are never matched or
-  // scattered; their rows are set to NaN all the same, so that no row of
-  // probs is left uninitialized. Groups are sample-major, so the peaks of
-  // sample s start at the offset of group s * n_channels.
-  auto probs = at::empty({num_peaks, class_maps.size(1)}, class_maps.options());
+  // Only grouped peaks are sampled (the others are never matched or
+  // scattered), into rows in group order: each group's problem is then a
+  // block of contiguous rows, which the solver loads without a row index,
+  // and the sampling's writes and the scatter's reads go in order. Groups
+  // are sample-major, so the peaks of sample s start at the offset of group
+  // s * n_channels. The classes come back per row, into class_inds per peak
+  // during the scatter.
+  const int64_t num_grouped = static_cast<int64_t>(grouped.order.size());
+  auto probs = at::empty({num_grouped, class_maps.size(1)}, class_maps.options());
+  auto row_classes = at::empty({num_grouped}, class_inds.options());
+  int64_t* const class_of_row = row_classes.mutable_data_ptr<int64_t>();
+  std::fill(class_of_row, class_of_row + num_grouped, core::kUnmatched);
   InstanceOutputs outputs(class_maps, peak_points, peak_vals, n_channels);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, class_maps.scalar_type(), "classify_peaks_cpu", [&] {
     const auto maps = class_maps_view<scalar_t>(class_maps);
-    scalar_t* out = probs.mutable_data_ptr<scalar_t>();
-    for (int64_t p = 0; p < num_peaks; ++p) {
-      if (groups[p] < 0) std::fill_n(out + p * maps.classes, maps.classes, core::nan_of<scalar_t>());
-    }
     with_coords(x, y, [&](const auto& xs, const auto& ys) {
-      sample_listed(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels, out);
+      sample_listed<true>(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels,
+                          probs.mutable_data_ptr<scalar_t>());
     });
-    match_groups(probs, grouped, class_inds, status);
+    const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
+    ragged_lsa_cpu_launch(probs, grouped.offsets.data(), num_groups, /*row_index=*/nullptr, /*maximize=*/true,
+                          /*keep_best=*/true, row_classes, status);
     const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
-    const int64_t* classes = class_inds.const_data_ptr<int64_t>();
+    int64_t* const classes = class_inds.mutable_data_ptr<int64_t>();
     // Group by group, so that a group's sample and channel come from a
     // count rather than a division per peak.
     const auto scatter_all = [&](const auto& to_instances) {
-      const int64_t num_groups = n_samples * n_channels;
       for (int64_t g = 0, sample = 0, channel = 0; g < num_groups; ++g) {
         for (int64_t k = grouped.offsets[g]; k < grouped.offsets[g + 1]; ++k) {
-          const int64_t p = grouped.order[k];
-          if (classes[p] >= 0) to_instances.to_slot(p, sample, channel, classes[p]);
+          const int64_t p = grouped.order[k], class_index = class_of_row[k];
+          classes[p] = class_index;
+          if (class_index >= 0) to_instances.to_slot(p, k, sample, channel, class_index);
         }
         if (++channel == n_channels) {
           channel = 0;

@@ -90,18 +90,6 @@ struct SmallBatch {
     if (count == kSmallBatch) flush();
   }
 
-  // keep_best's test (core::WriteAssignment) on the solver's copy: whether no
-  // entry of the source row beats the matched one, where `entries` walks the
-  // row's oriented values `step` apart. Oriented values are the source's,
-  // negated when maximizing, and exact in float64.
-  bool is_row_best(const double* entries, int64_t step, int64_t num_entries, double matched) const {
-    for (int64_t k = 0; k < num_entries; ++k) {
-      const double x = entries[k * step];
-      if (p.maximize ? x < matched : x > matched) return false;
-    }
-    return true;
-  }
-
   // Solves the pending problems and reports their pairs in ascending source
   // row order, as core::solve_problem does.
   void flush() {
@@ -121,20 +109,21 @@ struct SmallBatch {
       if (fill_rows) unassign_rows(p, s);
       if (small.status != core::kOk) continue;
       const core::StridedRows<T> rows = core::problem_rows(p, s);
-      if (!transposed) {
-        for (int32_t i = 0; i < small.nr; ++i) {
-          const int32_t j = small.col4row[i];
-          const double* row = small.cost + i * kSmallMaxDim;
-          if (!p.keep_best || is_row_best(row, 1, small.nc, row[j])) p.col_for_row[rows.source_row(i)] = j;
+      if (p.keep_best) {
+        // keep_best's test (core::WriteAssignment) on the solver's copy,
+        // whose values are the source's, negated when maximizing, and exact
+        // in float64.
+        const int32_t* const matched = transposed ? small.row4col : small.col4row;
+        const uint32_t kept = best_matched_rows(small, transposed, p.maximize);
+        const int32_t num_source_rows = transposed ? small.nc : small.nr;
+        for (int32_t r = 0; r < num_source_rows; ++r) {
+          if (kept >> r & 1u) p.col_for_row[rows.source_row(r)] = matched[r];
         }
+      } else if (!transposed) {
+        for (int32_t i = 0; i < small.nr; ++i) p.col_for_row[rows.source_row(i)] = small.col4row[i];
       } else {
         for (int32_t j = 0; j < small.nc; ++j) {
-          const int32_t i = small.row4col[j];
-          if (i < 0) continue;
-          const double* column = small.cost + j;
-          if (!p.keep_best || is_row_best(column, kSmallMaxDim, small.nr, column[i * kSmallMaxDim])) {
-            p.col_for_row[rows.source_row(j)] = i;
-          }
+          if (small.row4col[j] >= 0) p.col_for_row[rows.source_row(j)] = small.row4col[j];
         }
       }
     }

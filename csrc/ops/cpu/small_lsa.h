@@ -68,6 +68,16 @@ bool load_small_problem(const float* cost, const int64_t* row_start, bool transp
 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,
                         SmallProblem& small);
 
+// The identity ops' keep-best filter on a solved problem (status ok): bit r
+// is set for each source row r whose matched entry is the row's best (the
+// least of the solver's values, which are negated when maximizing; the
+// greatest when minimizing), so that no entry of the row beats it. Source
+// rows are the solver's rows, or its columns when `transposed`; unmatched
+// ones have no bit. The comparisons are vector ones, where a loop that
+// stops at the first better entry mispredicts about every other row. Call
+// only when small_solver_enabled().
+uint32_t best_matched_rows(const SmallProblem& small, bool transposed, bool maximize);
+
 // Whether the nr x nc entries of `small` are free of NaN and -inf, which the
 // solver must not be given (scipy refuses them before it solves). Call only
 // when small_solver_enabled().

@@ -26,6 +26,7 @@ bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false
 bool load_small_problem(const float*, const int64_t*, bool, bool, SmallProblem&) { return false; }
 bool load_small_problem(const double*, const int64_t*, bool, bool, SmallProblem&) { return false; }
 bool small_problem_valid(const SmallProblem&) { return false; }
+uint32_t best_matched_rows(const SmallProblem&, bool, bool) { return 0; }
 
 #else
 
@@ -63,11 +64,8 @@ IDMATCH_AVX512_INLINE Ints splat(int32_t x) { return _mm256_set1_epi32(x); }
 IDMATCH_AVX512_INLINE Ints load_ints(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const Ints*>(p)); }
 IDMATCH_AVX512_INLINE void store_ints(int32_t* p, Ints x) { _mm256_store_si256(reinterpret_cast<Ints*>(p), x); }
 
-// Columns j..j+7 of eight rows, one row per lane: out[k] lane l is
-// rows[l][j + k].
-IDMATCH_AVX512_INLINE void transpose(const double* const* rows, int j, Doubles* out) {
-  Doubles r[kLanes];
-  for (int l = 0; l < kLanes; ++l) r[l] = _mm512_load_pd(rows[l] + j);
+// The transpose of eight registers: out[k] lane l is r[l] lane k.
+IDMATCH_AVX512_INLINE void transpose_registers(const Doubles* r, Doubles* out) {
   Doubles a[kLanes], b[kLanes];
   for (int k = 0; k < 4; ++k) {
     a[2 * k] = _mm512_unpacklo_pd(r[2 * k], r[2 * k + 1]);
@@ -83,6 +81,14 @@ IDMATCH_AVX512_INLINE void transpose(const double* const* rows, int j, Doubles* 
     out[k] = _mm512_shuffle_f64x2(b[k], b[4 + k], 0x88);
     out[4 + k] = _mm512_shuffle_f64x2(b[k], b[4 + k], 0xdd);
   }
+}
+
+// Columns j..j+7 of eight rows, one row per lane: out[k] lane l is
+// rows[l][j + k].
+IDMATCH_AVX512_INLINE void transpose(const double* const* rows, int j, Doubles* out) {
+  Doubles r[kLanes];
+  for (int l = 0; l < kLanes; ++l) r[l] = _mm512_load_pd(rows[l] + j);
+  transpose_registers(r, out);
 }
 
 // The same for columns j..j+3 only, with 256-bit operations, for a block of
@@ -407,6 +413,17 @@ IDMATCH_AVX512_INLINE uint32_t load_row(const double* row, uint32_t columns, boo
   return store_row(low, high, negate, small.cost + kSmallMaxDim * i);
 }
 
+// The entries of `entries` (a lane each, others zero) of a source row,
+// converted to float64 and negated when `negate`.
+IDMATCH_AVX512_INLINE __m512d load_entries(const float* row, __mmask8 entries, bool negate) {
+  const __m512d x = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(entries, row));
+  return negate ? _mm512_xor_pd(x, _mm512_set1_pd(-0.0)) : x;
+}
+IDMATCH_AVX512_INLINE __m512d load_entries(const double* row, __mmask8 entries, bool negate) {
+  const __m512d x = _mm512_maskz_loadu_pd(entries, row);
+  return negate ? _mm512_xor_pd(x, _mm512_set1_pd(-0.0)) : x;
+}
+
 // load_small_problem (small_lsa.h) for either source type.
 template <typename T>
 IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start, bool transposed, bool negate,
@@ -416,26 +433,39 @@ IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start,
   if (!transposed) {
     for (int32_t i = 0; i < small.nr; ++i) invalid |= load_row(cost + row_start[i], columns, negate, small, i);
   } else {
-    // The solver's row i is entry i of every source row, written element
-    // by element and checked as written. On the identity workload W3,
-    // gathers were 10% slower, and checking the rows by reading them back
-    // as vectors was slower too. Entries past nc keep whatever an earlier
-    // problem left there, which the solver never uses.
-    const double sign = negate ? -1.0 : 1.0;
-    const double lowest = -core::positive_infinity();
-    bool valid = true;
-    for (int32_t r = 0; r < small.nc; ++r) {
-      const T* source = cost + row_start[r];
-      for (int32_t i = 0; i < small.nr; ++i) {
-        // -1.0 * x is exactly -x.
-        const double entry = sign * static_cast<double>(source[i]);
-        small.cost[kSmallMaxDim * i + r] = entry;
-        valid &= entry > lowest;  // false for NaN and -inf
+    // The solver's row i is entry i of every source row: eight source rows
+    // at a time, each loaded as a register of eight of its entries
+    // (converted to float64, negated when `negate`), checked, then turned
+    // into eight solver rows by one transpose of registers. Loads are
+    // masked to the nr entries and nc rows there are; the solver's entries
+    // past nc get zeros or the next block's, which it never uses.
+    uint32_t entries_invalid = 0;
+    for (int32_t first = 0; first < small.nc; first += kLanes) {
+      const int32_t block = small.nc - first < kLanes ? small.nc - first : kLanes;
+      for (int32_t half = 0; half < small.nr; half += kLanes) {
+        const auto entries = static_cast<__mmask8>(
+            small.nr - half >= kLanes ? 0xffu : (1u << (small.nr - half)) - 1u);
+        Doubles source[kLanes], solver[kLanes];
+        for (int32_t r = 0; r < kLanes; ++r) {
+          source[r] = r < block ? load_entries(cost + row_start[first + r] + half, entries, negate)
+                                : _mm512_setzero_pd();
+          entries_invalid |= invalid_lanes(source[r], _mm512_setzero_pd()) & 0xffu;  // zeros past nr are valid
+        }
+        transpose_registers(source, solver);
+        for (int32_t i = half; i < small.nr && i < half + kLanes; ++i) {
+          _mm512_store_pd(small.cost + kSmallMaxDim * i + first, solver[i - half]);
+        }
       }
     }
-    return valid;
+    return entries_invalid == 0;
   }
   return (invalid & columns) == 0;
+}
+
+// The better of a and b lane by lane, for best_matched_rows: the least
+// when maximizing (the solver's values are negated), else the greatest.
+IDMATCH_AVX512_INLINE __m512d best_of(bool maximize, __m512d a, __m512d b) {
+  return maximize ? _mm512_min_pd(a, b) : _mm512_max_pd(a, b);
 }
 
 // load_small_rows (small_lsa.h) for either source type.
@@ -475,6 +505,51 @@ IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
     invalid |= invalid_lanes(_mm512_load_pd(row), _mm512_load_pd(row + 8));
   }
   return (invalid & columns) == 0;
+}
+
+IDMATCH_AVX512 uint32_t best_matched_rows(const SmallProblem& small, bool transposed, bool maximize) {
+  if (!transposed) {
+    // Row i's best over its nc entries against its matched one. Every row
+    // is matched (nr <= nc).
+    const auto columns = static_cast<__mmask16>((1u << small.nc) - 1u);
+    const __m512d none = _mm512_set1_pd(maximize ? core::positive_infinity() : -core::positive_infinity());
+    uint32_t kept = 0;
+    for (int32_t i = 0; i < small.nr; ++i) {
+      const double* row = small.cost + kSmallMaxDim * i;
+      const __m512d low = _mm512_mask_load_pd(none, static_cast<__mmask8>(columns), row);
+      const __m512d high = _mm512_mask_load_pd(none, static_cast<__mmask8>(columns >> 8), row + 8);
+      const __m512d both = best_of(maximize, low, high);
+      const double best = maximize ? _mm512_reduce_min_pd(both) : _mm512_reduce_max_pd(both);
+      kept |= static_cast<uint32_t>(best == row[small.col4row[i]]) << i;
+    }
+    return kept;
+  }
+  // Column j's best over the nr rows against the entry of its matched row,
+  // taken from the row whose index row4col[j] holds; eight columns a
+  // register. Entries past nc may hold anything an earlier problem left,
+  // NaN included, so they are not loaded: min and max would raise the
+  // invalid-operation flag on NaN.
+  const uint32_t columns = (1u << small.nc) - 1u;
+  const auto low_columns = static_cast<__mmask8>(columns), high_columns = static_cast<__mmask8>(columns >> 8);
+  const __m512d none = _mm512_set1_pd(maximize ? core::positive_infinity() : -core::positive_infinity());
+  const __m512i row_of = _mm512_loadu_si512(small.row4col);
+  __m512d best_low = _mm512_mask_load_pd(none, low_columns, small.cost);
+  __m512d best_high = _mm512_mask_load_pd(none, high_columns, small.cost + 8);
+  __m512d matched_low = best_low, matched_high = best_high;
+  for (int32_t i = 1; i < small.nr; ++i) {
+    const double* row = small.cost + kSmallMaxDim * i;
+    const __m512d low = _mm512_mask_load_pd(none, low_columns, row);
+    const __m512d high = _mm512_mask_load_pd(none, high_columns, row + 8);
+    best_low = best_of(maximize, best_low, low);
+    best_high = best_of(maximize, best_high, high);
+    const __mmask16 here = _mm512_cmpeq_epi32_mask(row_of, _mm512_set1_epi32(i));
+    matched_low = _mm512_mask_mov_pd(matched_low, static_cast<__mmask8>(here), low);
+    matched_high = _mm512_mask_mov_pd(matched_high, static_cast<__mmask8>(here >> 8), high);
+  }
+  const uint32_t matched = _mm512_cmpge_epi32_mask(row_of, _mm512_setzero_si512()) & columns;
+  const uint32_t at_best = static_cast<uint32_t>(_mm512_cmp_pd_mask(matched_low, best_low, _CMP_EQ_OQ)) |
+                           static_cast<uint32_t>(_mm512_cmp_pd_mask(matched_high, best_high, _CMP_EQ_OQ)) << 8;
+  return matched & at_best;
 }
 
 void solve_small_problems(SmallProblem* problems, int count) {
