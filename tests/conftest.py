@@ -6,6 +6,7 @@ is generated in the dtype under test and the oracle sees exactly those values
 converted to float64, which is what the solver works on.
 """
 
+import ctypes
 import os
 import sys
 from dataclasses import dataclass
@@ -46,6 +47,14 @@ def pytest_report_header(config):
     return (f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
             f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
             f"small CPU problems: {small} (IDMATCH_CPU_SOLVER={os.environ.get('IDMATCH_CPU_SOLVER', 'unset')})")
+
+
+def under_asan() -> bool:
+    """Whether this process runs under AddressSanitizer (make sanitize-check)."""
+    try:
+        return hasattr(ctypes.CDLL(None), "__asan_init")
+    except OSError:
+        return False
 
 
 @pytest.fixture(params=DEVICES)

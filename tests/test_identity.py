@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import idmatch
 import idmatch.reference as reference
@@ -394,6 +395,103 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
         points = pairs_shifted(shift)
         expected = expected_probs(maps, points, torch.zeros(points.shape[0], dtype=torch.int64))
         assert_identical(outputs["default"][("nearest", False, shift)], expected, f"probs (shift {shift})")
+
+
+UNDER_TRAP = """
+import ctypes, sys, torch
+import idmatch
+libm = ctypes.CDLL("libm.so.6")
+FE_INVALID = 0x01
+nan, inf = float("nan"), float("inf")
+generator = torch.Generator().manual_seed(3)
+# The inputs are made before the trap is set: torch's own fills of NaN
+# raise the flag.
+# 1. Invalid entries: groups of 3 and of 20 peaks (3 classes), the small
+#    solver's size and one past it, which the shared core solves on every CPU.
+invalid = {}
+for peaks in (3, 20):
+    maps = torch.rand(2, 3, 5, 7, generator=generator)
+    points = torch.rand(2 * peaks, 2, generator=generator) * 6
+    points[1, 0] = nan  # a NaN coordinate in sample 0's group
+    samples = torch.arange(2).repeat_interleave(peaks)
+    channels = torch.zeros(2 * peaks, dtype=torch.int64)
+    vals = torch.rand(2 * peaks, generator=generator)
+    probs = torch.rand(2 * peaks, 3, generator=generator)
+    probs[peaks + 2, 1] = nan  # NaN in sample 1's group
+    cost = torch.rand(2 * peaks, peaks, generator=generator)
+    cost[1, 2] = nan
+    cost[peaks + 1, 0] = -inf
+    offsets = torch.tensor([0, peaks, 2 * peaks])
+    invalid[peaks] = (maps, points, vals, samples, channels, probs, cost, offsets)
+# 2. A refused tall group of 10 peaks (NaN in its last), then one of 5 in
+#    the same slot of the small solver's batch: the second problem's
+#    columns 8-15 keep the first one's entries, NaN included.
+stale_probs = torch.rand(15, 3, generator=generator)
+stale_probs[9, 2] = nan  # solver row 2 (classes are its rows), column 9
+stale_samples = torch.tensor([0] * 10 + [1] * 5)
+# 3. Valid problems of every small shape class with +inf entries (forbidden
+#    pairs, infeasible problems among them), and fewer problems than lanes.
+valid = []
+for n, m in [(3, 3), (5, 12), (12, 5), (10, 10), (16, 16), (20, 20)]:
+    for count in (3, 40):
+        cost = torch.randint(0, 3, (count * n, m), generator=generator).double()
+        cost[torch.rand(cost.shape, generator=generator) < 0.3] = inf
+        valid.append((cost, torch.arange(count + 1) * n))
+results = {}
+libm.feenableexcept(FE_INVALID)
+for peaks, (maps, points, vals, samples, channels, probs, cost, offsets) in invalid.items():
+    fused = torch.ops.idmatch.classify_peaks_from_maps(maps, points, vals, samples, channels, 1)
+    matched = torch.ops.idmatch.match_peaks_to_classes(probs, samples, channels, 2, 1)
+    ragged = torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, False)
+    results[peaks] = (fused[4], matched[1], ragged[1])
+results["stale"] = torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples, torch.zeros(15, dtype=torch.int64), 2, 1)
+results["valid"] = [torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, False) for cost, offsets in valid]
+libm.fedisableexcept(FE_INVALID)
+torch.save((results, valid, stale_probs, stale_samples), sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+                    reason="glibc's fenv on x86-64 through ctypes")
+@pytest.mark.parametrize("solver", ["default", "portable"])
+def test_ops_raise_no_fp_exception(tmp_path, solver):
+    """With the invalid-operation exception trapped (a SIGFPE on any
+    operation that raises the flag, as an ordered comparison with NaN or
+    inf - inf does), on both solvers: NaN and -inf entries and NaN
+    coordinates give the invalid-entries status (1) for the problem that
+    holds them and the others are solved; a small problem that follows a
+    refused one in the batch's slot is solved; valid problems with +inf
+    entries, fewer than the small solver's lanes or many, give scipy's
+    answers."""
+    env = dict(os.environ)
+    env.pop("IDMATCH_CPU_SOLVER", None)
+    if solver == "portable":
+        env["IDMATCH_CPU_SOLVER"] = "portable"
+    path = tmp_path / "results.pt"
+    assert_child_ok(run_child(UNDER_TRAP, str(path), env=env), solver)
+    results, valid, stale_probs, stale_samples = torch.load(path)
+    for peaks in (3, 20):
+        fused, matched, ragged = results[peaks]
+        assert fused.tolist() == [[1], [0]], f"{peaks} peaks: fused op statuses"
+        assert matched.tolist() == [[0], [1]], f"{peaks} peaks: match statuses"
+        assert ragged.tolist() == [1, 1], f"{peaks} peaks: ragged statuses"
+    zeros = torch.zeros(15, dtype=torch.int64)
+    for got, want in zip(results["stale"], torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples,
+                                                                                    zeros, 2, 1)):
+        assert got.tolist() == want.tolist(), "the group after a refused one"
+    assert results["stale"][1].tolist() == [[1], [0]]
+    for (cost, offsets), (col_for_row, status) in zip(valid, results["valid"]):
+        for s in range(offsets.shape[0] - 1):
+            block = cost[offsets[s]:offsets[s + 1]].numpy()
+            try:
+                rows, cols = scipy_lsa(block)
+            except ValueError:  # infeasible
+                assert int(status[s]) == 2, f"problem {s} of {tuple(block.shape)}: status {int(status[s])}"
+                continue
+            assert int(status[s]) == 0
+            want = torch.full((block.shape[0],), -1, dtype=torch.int64)
+            want[torch.from_numpy(rows)] = torch.from_numpy(cols)
+            assert col_for_row[offsets[s]:offsets[s + 1]].tolist() == want.tolist(), f"problem {s}"
 
 
 def test_points_of_stride_zero():

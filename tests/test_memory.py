@@ -26,19 +26,14 @@ import torch
 
 import idmatch
 
+from conftest import under_asan
+
 MiB = 1 << 20
-
-
-def _under_asan() -> bool:
-    try:
-        return hasattr(ctypes.CDLL(None), "__asan_init")
-    except OSError:
-        return False
 
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm and /proc/self/status"),
-    pytest.mark.skipif(_under_asan(), reason="AddressSanitizer's quarantine and shadow memory distort resident sizes"),
+    pytest.mark.skipif(under_asan(), reason="AddressSanitizer's quarantine and shadow memory distort resident sizes"),
 ]
 
 slow = pytest.mark.slow

@@ -223,6 +223,7 @@ struct InstanceScatter {
             n_channels, points, point_vals, class_probs};
   }
 
+  // Peak p with its probabilities in row p (probs in peak order).
   IDMATCH_HOST_DEVICE IDMATCH_INLINE void operator()(int64_t p, int64_t group, int64_t class_index) const {
     if (group < 0 || class_index < 0) return;
     const int64_t sample = group / n_channels;

@@ -158,15 +158,20 @@ struct DenseRowMajor {
 // ---------------------------------------------------------------------------
 // The solver.
 
+// Whether an entry is one scipy refuses, NaN or -inf. Equalities only: they
+// raise no invalid-operation flag on NaN, where an ordered comparison would
+// (a SIGFPE for a caller who traps that exception).
+IDMATCH_HOST_DEVICE inline bool is_invalid_entry(double x) {
+  return (x != x) | (x == -positive_infinity());
+}
+
 // Whether rows [first_row, nr) hold NaN or -inf, which scipy refuses.
 template <class Cost>
 IDMATCH_HOST_DEVICE bool has_invalid_entries(const Cost& cost, int64_t first_row, int64_t nr, int64_t nc) {
-  const double neg_inf = -positive_infinity();
   for (int64_t i = first_row; i < nr; ++i) {
     const auto line = cost.row(i);
     for (int64_t j = 0; j < nc; ++j) {
-      const double x = line(j);
-      if (x != x || x == neg_inf) return true;
+      if (is_invalid_entry(line(j))) return true;
     }
   }
   return false;
@@ -176,9 +181,10 @@ IDMATCH_HOST_DEVICE bool has_invalid_entries(const Cost& cost, int64_t first_row
 // only if r < +inf (the cost it starts from). Finite costs near the float64
 // limit can overflow the duals to infinities of both signs and make r NaN;
 // then the column stays at +inf, as in scipy, and no NaN enters the path
-// costs.
+// costs. r is NaN too when its entry is (an invalid problem, refused after
+// this scan), so the test is an equality (see is_invalid_entry).
 IDMATCH_HOST_DEVICE inline double first_path_cost(double r) {
-  return r < positive_infinity() ? r : positive_infinity();
+  return r == r ? r : positive_infinity();  // also +inf for r == +inf
 }
 
 // Longest scan that runs branch-free; longer ones branch (see below).
@@ -202,7 +208,6 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
   int32_t* const path = ws.path;
   int32_t* const remaining = ws.remaining;
   const int32_t* const row4col = ws.row4col;
-  const double neg_inf = -inf;
   double min_val = 0.0;
   double lowest = inf;
   int32_t index = -1;
@@ -230,7 +235,7 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
         const int32_t j = nc - 1 - it;
         remaining[it] = j;
         const double c = line(j);
-        invalid |= !(c > neg_inf);  // NaN or -inf
+        invalid |= is_invalid_entry(c);
         const double r = first_path_cost(min_val + c - u_i - v[j]);
         spc[j] = r;
         path[j] = start;
@@ -245,7 +250,7 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
         remaining[it] = j;
         // Left to right, in double: ((min_val + c) - u) - v, as scipy.
         const double c = line(j);
-        invalid |= !(c > neg_inf);  // NaN or -inf
+        invalid |= is_invalid_entry(c);
         const double r = first_path_cost(min_val + c - u_i - v[j]);
         spc[j] = r;
         path[j] = start;

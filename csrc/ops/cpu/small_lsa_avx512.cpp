@@ -347,12 +347,15 @@ IDMATCH_AVX512 void LaneSolver::run() {
         const Ints bit = splat(1 << j);
         const __mmask8 on_tree = sinks & _mm256_test_epi32_mask(tree_cols, bit);
         const __mmask8 on_path = sinks & _mm256_test_epi32_mask(next_path, bit);
-        const Doubles gain = _mm512_sub_pd(lowest, _mm512_load_pd(spc[j]));
+        // Masked to the lanes that use them: elsewhere (an idle lane, a
+        // column off the tree) both operands can be +inf, and inf - inf
+        // raises the invalid-operation flag, a SIGFPE where it is trapped.
+        const Doubles gain = _mm512_maskz_sub_pd(on_tree, lowest, _mm512_load_pd(spc[j]));
         const Doubles vj = _mm512_load_pd(v[j]);
         _mm512_store_pd(v[j], _mm512_mask_sub_pd(vj, on_tree, vj, gain));
         const Doubles uj = _mm512_load_pd(u_of_col[j]);
-        const Doubles moved =
-            _mm512_add_pd(_mm512_load_pd(path_u[j]), _mm512_sub_pd(lowest, _mm512_load_pd(path_reached[j])));
+        const Doubles moved = _mm512_maskz_add_pd(
+            on_path, _mm512_load_pd(path_u[j]), _mm512_maskz_sub_pd(on_path, lowest, _mm512_load_pd(path_reached[j])));
         _mm512_store_pd(u_of_col[j], _mm512_mask_mov_pd(_mm512_mask_add_pd(uj, on_tree, uj, gain), on_path, moved));
         store_ints(row4col[j],
                    _mm256_mask_mov_epi32(load_ints(row4col[j]), on_path, _mm256_and_si256(load_ints(pred[j]), splat(15))));
@@ -437,8 +440,10 @@ IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start,
     // at a time, each loaded as a register of eight of its entries
     // (converted to float64, negated when `negate`), checked, then turned
     // into eight solver rows by one transpose of registers. Loads are
-    // masked to the nr entries and nc rows there are; the solver's entries
-    // past nc get zeros or the next block's, which it never uses.
+    // masked to the nr entries and nc rows there are. The solver's entries
+    // past nc are zeros up to the end of their block of eight; the next
+    // block, when nc <= 8, keeps what an earlier problem left there (NaN
+    // included). The solver never uses them.
     uint32_t entries_invalid = 0;
     for (int32_t first = 0; first < small.nc; first += kLanes) {
       const int32_t block = small.nc - first < kLanes ? small.nc - first : kLanes;
