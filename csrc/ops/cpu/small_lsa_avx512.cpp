@@ -386,14 +386,16 @@ IDMATCH_AVX512_INLINE uint32_t invalid_lanes(__m512d low, __m512d high) {
            (static_cast<uint32_t>(_mm512_cmp_pd_mask(high, neg_inf, _CMP_GT_OQ)) << 8));
 }
 
+// x with every lane's sign flipped when `negate` (exactly -x).
+IDMATCH_AVX512_INLINE __m512d negated_if(__m512d x, bool negate) {
+  return negate ? _mm512_xor_pd(x, _mm512_set1_pd(-0.0)) : x;
+}
+
 // Stores one row's two registers of float64 lanes, negated when `negate`,
 // and returns invalid_lanes of what it stored.
 IDMATCH_AVX512_INLINE uint32_t store_row(__m512d low, __m512d high, bool negate, double* row) {
-  if (negate) {
-    const __m512d sign = _mm512_set1_pd(-0.0);
-    low = _mm512_xor_pd(low, sign);
-    high = _mm512_xor_pd(high, sign);
-  }
+  low = negated_if(low, negate);
+  high = negated_if(high, negate);
   _mm512_store_pd(row, low);
   _mm512_store_pd(row + 8, high);
   return invalid_lanes(low, high);
@@ -419,12 +421,10 @@ IDMATCH_AVX512_INLINE uint32_t load_row(const double* row, uint32_t columns, boo
 // The entries of `entries` (a lane each, others zero) of a source row,
 // converted to float64 and negated when `negate`.
 IDMATCH_AVX512_INLINE __m512d load_entries(const float* row, __mmask8 entries, bool negate) {
-  const __m512d x = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(entries, row));
-  return negate ? _mm512_xor_pd(x, _mm512_set1_pd(-0.0)) : x;
+  return negated_if(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(entries, row)), negate);
 }
 IDMATCH_AVX512_INLINE __m512d load_entries(const double* row, __mmask8 entries, bool negate) {
-  const __m512d x = _mm512_maskz_loadu_pd(entries, row);
-  return negate ? _mm512_xor_pd(x, _mm512_set1_pd(-0.0)) : x;
+  return negated_if(_mm512_maskz_loadu_pd(entries, row), negate);
 }
 
 // load_small_problem (small_lsa.h) for either source type.
@@ -513,17 +513,20 @@ IDMATCH_AVX512 bool small_problem_valid(const SmallProblem& small) {
 }
 
 IDMATCH_AVX512 uint32_t best_matched_rows(const SmallProblem& small, bool transposed, bool maximize) {
+  // Only the nc entries of a row are loaded, the others replaced by a value
+  // that never wins: entries past nc may hold anything an earlier problem
+  // left, NaN included, and min and max would raise the invalid-operation
+  // flag on NaN.
+  const uint32_t columns = (1u << small.nc) - 1u;
+  const auto low_columns = static_cast<__mmask8>(columns), high_columns = static_cast<__mmask8>(columns >> 8);
+  const __m512d none = _mm512_set1_pd(maximize ? core::positive_infinity() : -core::positive_infinity());
   if (!transposed) {
-    // Row i's best over its nc entries against its matched one. Every row
-    // is matched (nr <= nc).
-    const auto columns = static_cast<__mmask16>((1u << small.nc) - 1u);
-    const __m512d none = _mm512_set1_pd(maximize ? core::positive_infinity() : -core::positive_infinity());
+    // Row i's best against its matched entry. Every row is matched (nr <= nc).
     uint32_t kept = 0;
     for (int32_t i = 0; i < small.nr; ++i) {
       const double* row = small.cost + kSmallMaxDim * i;
-      const __m512d low = _mm512_mask_load_pd(none, static_cast<__mmask8>(columns), row);
-      const __m512d high = _mm512_mask_load_pd(none, static_cast<__mmask8>(columns >> 8), row + 8);
-      const __m512d both = best_of(maximize, low, high);
+      const __m512d both = best_of(maximize, _mm512_mask_load_pd(none, low_columns, row),
+                                   _mm512_mask_load_pd(none, high_columns, row + 8));
       const double best = maximize ? _mm512_reduce_min_pd(both) : _mm512_reduce_max_pd(both);
       kept |= static_cast<uint32_t>(best == row[small.col4row[i]]) << i;
     }
@@ -531,17 +534,10 @@ IDMATCH_AVX512 uint32_t best_matched_rows(const SmallProblem& small, bool transp
   }
   // Column j's best over the nr rows against the entry of its matched row,
   // taken from the row whose index row4col[j] holds; eight columns a
-  // register. Entries past nc may hold anything an earlier problem left,
-  // NaN included, so they are not loaded: min and max would raise the
-  // invalid-operation flag on NaN.
-  const uint32_t columns = (1u << small.nc) - 1u;
-  const auto low_columns = static_cast<__mmask8>(columns), high_columns = static_cast<__mmask8>(columns >> 8);
-  const __m512d none = _mm512_set1_pd(maximize ? core::positive_infinity() : -core::positive_infinity());
+  // register.
   const __m512i row_of = _mm512_loadu_si512(small.row4col);
-  __m512d best_low = _mm512_mask_load_pd(none, low_columns, small.cost);
-  __m512d best_high = _mm512_mask_load_pd(none, high_columns, small.cost + 8);
-  __m512d matched_low = best_low, matched_high = best_high;
-  for (int32_t i = 1; i < small.nr; ++i) {
+  __m512d best_low = none, best_high = none, matched_low = none, matched_high = none;
+  for (int32_t i = 0; i < small.nr; ++i) {
     const double* row = small.cost + kSmallMaxDim * i;
     const __m512d low = _mm512_mask_load_pd(none, low_columns, row);
     const __m512d high = _mm512_mask_load_pd(none, high_columns, row + 8);
