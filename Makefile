@@ -9,6 +9,8 @@
 #   make cuda-check  CUDA wheel against torch's CUDA build: compiles every
 #                    .cu file for several GPU architectures, checks that every
 #                    op has a CUDA kernel, runs the CPU tests on that build
+#   make lint        ruff (lint, format, import order) and clang-format checks;
+#                    make format applies both formatters
 #   make sanitize-check  AddressSanitizer + UndefinedBehaviorSanitizer build,
 #                    the tests (but the slow ones) under it, then a leak check;
 #                    the LSA and identity tests again on the shared core alone
@@ -25,7 +27,7 @@ CUDA_HOME ?= /usr/local/cuda
 TORCH_CUDA_ARCH_LIST ?= 7.5;8.0;8.6;9.0
 export MAX_JOBS ?= 2
 
-.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check
+.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check lint format
 
 # $(1): venv folder, $(2): torch version
 define make_venv
@@ -119,3 +121,25 @@ sanitize-check: $(SANITIZE_VENV)/.torch-$(TORCH_VERSION)
 		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow"
 	IDMATCH_CPU_SOLVER=portable PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
 		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow" tests/test_lsa.py tests/test_identity.py
+
+# Lint and format: the tools' versions live here only (the pre-commit hook
+# calls `make lint`), in an environment of their own without torch.
+LINT_VENV ?= .venv-lint
+RUFF_VERSION = 0.17.5
+CLANG_FORMAT_VERSION = 23.1.3
+CXX_SOURCES = $(shell git ls-files '*.h' '*.cpp' '*.cu' '*.cuh')
+
+$(LINT_VENV)/.ruff-$(RUFF_VERSION)-clang-format-$(CLANG_FORMAT_VERSION):
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install "ruff==$(RUFF_VERSION)" "clang-format==$(CLANG_FORMAT_VERSION)"
+	touch $@
+
+lint: $(LINT_VENV)/.ruff-$(RUFF_VERSION)-clang-format-$(CLANG_FORMAT_VERSION)
+	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/ruff format --check .
+	$(LINT_VENV)/bin/clang-format --dry-run --Werror $(CXX_SOURCES)
+
+format: $(LINT_VENV)/.ruff-$(RUFF_VERSION)-clang-format-$(CLANG_FORMAT_VERSION)
+	$(LINT_VENV)/bin/ruff check --fix .
+	$(LINT_VENV)/bin/ruff format .
+	$(LINT_VENV)/bin/clang-format -i $(CXX_SOURCES)
