@@ -44,9 +44,11 @@ def pytest_report_header(config):
     # IDMATCH_CPU_SOLVER=portable sends them to the shared core (the code the
     # CUDA kernels run).
     small = "AVX-512 small solver" if cpu_small_solver_enabled() else "shared core"
-    return (f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
-            f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
-            f"small CPU problems: {small} (IDMATCH_CPU_SOLVER={os.environ.get('IDMATCH_CPU_SOLVER', 'unset')})")
+    return (
+        f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
+        f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
+        f"small CPU problems: {small} (IDMATCH_CPU_SOLVER={os.environ.get('IDMATCH_CPU_SOLVER', 'unset')})"
+    )
 
 
 def under_asan() -> bool:
@@ -85,9 +87,7 @@ def describe(cost, maximize: Optional[bool] = None) -> str:
     if maximize is not None:
         head.append(f"maximize={maximize}")
     array = as_float64_numpy(cost)
-    body = np.array2string(
-        array, separator=", ", threshold=sys.maxsize, floatmode="unique", max_line_width=160
-    )
+    body = np.array2string(array, separator=", ", threshold=sys.maxsize, floatmode="unique", max_line_width=160)
     return f"{' '.join(head)} shape={array.shape}\nnp.array({body})"
 
 

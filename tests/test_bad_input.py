@@ -31,8 +31,7 @@ import idmatch.reference as reference
 
 OTHER_DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
 
-INT64_EXTREMES = [2**31 - 1, 2**31, 2**31 + 5, 2**32, 2**40, 2**63 - 1, -1, -(2**31), -(2**31) - 5, -(2**40),
-                  -(2**63)]
+INT64_EXTREMES = [2**31 - 1, 2**31, 2**31 + 5, 2**32, 2**40, 2**63 - 1, -1, -(2**31), -(2**31) - 5, -(2**40), -(2**63)]
 
 INVALID = "matrix contains invalid numeric entries"
 INFEASIBLE = "cost matrix is infeasible"
@@ -209,8 +208,14 @@ def index_mutations(name: str, ref_name: str):
     for dtype in (torch.uint16, torch.uint32, torch.uint64):
         out.append((f"dtype {dtype}", lambda t, d=dtype: t.to(d), TypeError, rf"{name} has an unsupported dtype"))
     for device in OTHER_DEVICES:
-        out.append((f"device {device}", lambda t, d=device: t.to(d), ValueError,
-                    rf"{name} must be on the device of {ref_name}"))
+        out.append(
+            (
+                f"device {device}",
+                lambda t, d=device: t.to(d),
+                ValueError,
+                rf"{name} must be on the device of {ref_name}",
+            )
+        )
     out.append(("numpy", lambda t: t.numpy(), RuntimeError, rf"argument '{name}'"))
     out.append(("list", lambda t: t.tolist(), RuntimeError, rf"argument '{name}'"))
     return out
@@ -246,14 +251,22 @@ ARGUMENT_MUTATIONS = {
     ),
     "peak_points": float_mutations(
         "peak_points",
-        [("1-D", lambda t: t[:, 0]), ("(5, 1)", lambda t: t[:, :1]), ("(5, 3)", lambda t: torch.cat([t, t[:, :1]], 1)),
-         ("3-D", lambda t: t[None])],
+        [
+            ("1-D", lambda t: t[:, 0]),
+            ("(5, 1)", lambda t: t[:, :1]),
+            ("(5, 3)", lambda t: torch.cat([t, t[:, :1]], 1)),
+            ("3-D", lambda t: t[None]),
+        ],
         "peak_points must be on the device of class_maps",
     ),
     "peak_vals": float_mutations(
         "peak_vals",
-        [("2-D", lambda t: t[:, None]), ("short", lambda t: t[:-1]), ("long", lambda t: torch.cat([t, t[:1]])),
-         ("0-D", lambda t: t[0])],
+        [
+            ("2-D", lambda t: t[:, None]),
+            ("short", lambda t: t[:-1]),
+            ("long", lambda t: torch.cat([t, t[:1]])),
+            ("0-D", lambda t: t[0]),
+        ],
         "peak_vals must be on the device of class_maps",
     ),
     "peak_class_probs": float_mutations(
@@ -280,38 +293,68 @@ for function_name, (_, argument_names, _) in IDENTITY_FUNCTIONS.items():
         else:
             mutations = ARGUMENT_MUTATIONS[argument]
         for label, change, error, pattern in mutations:
-            bad(f"{function_name}-{argument}-{label}",
+            bad(
+                f"{function_name}-{argument}-{label}",
                 call_with(function_name, lambda a, arg=argument, ch=change: {arg: ch(a[arg])}),
-                error, pattern)
+                error,
+                pattern,
+            )
             # The fake kernels hold the same checks: with every tensor on the
             # meta device, the same error.
-            if function_name.startswith("raw.") and "device" not in label and label not in (
-                    "numpy", "list") + REAL_KERNEL_ONLY:
-                bad(f"{function_name}-{argument}-{label}-all-meta",
+            if (
+                function_name.startswith("raw.")
+                and "device" not in label
+                and label not in ("numpy", "list") + REAL_KERNEL_ONLY
+            ):
+                bad(
+                    f"{function_name}-{argument}-{label}-all-meta",
                     call_with(function_name, lambda a, arg=argument, ch=change: {arg: ch(a[arg])}, "meta"),
-                    error, pattern)
+                    error,
+                    pattern,
+                )
         if argument in ROW_MISMATCH:
             change, pattern = ROW_MISMATCH[argument]
-            bad(f"{function_name}-{argument}-fewer-rows",
-                call_with(function_name, lambda a, arg=argument, ch=change: {arg: ch(a[arg])}), ValueError, pattern)
+            bad(
+                f"{function_name}-{argument}-fewer-rows",
+                call_with(function_name, lambda a, arg=argument, ch=change: {arg: ch(a[arg])}),
+                ValueError,
+                pattern,
+            )
 
 
 # A class count so large that the outputs (n_samples, n_classes, n_channels, 2)
 # could not be indexed: refused, not overflowed (the tensors are empty, so
 # they cost nothing).
 for function_name in ("classify_peaks_from_maps", "raw.classify_peaks_from_maps"):
-    bad(f"{function_name}-class_maps-2**62-classes",
-        call_with(function_name, lambda a: dict(class_maps=torch.empty(1, 2**62, 0, 0), peak_points=torch.empty(0, 2),
-                                                peak_vals=torch.empty(0),
-                                                peak_sample_inds=torch.empty(0, dtype=torch.int64),
-                                                peak_channel_inds=torch.empty(0, dtype=torch.int64))),
-        ValueError, "n_classes=4611686018427387904")
+    bad(
+        f"{function_name}-class_maps-2**62-classes",
+        call_with(
+            function_name,
+            lambda a: dict(
+                class_maps=torch.empty(1, 2**62, 0, 0),
+                peak_points=torch.empty(0, 2),
+                peak_vals=torch.empty(0),
+                peak_sample_inds=torch.empty(0, dtype=torch.int64),
+                peak_channel_inds=torch.empty(0, dtype=torch.int64),
+            ),
+        ),
+        ValueError,
+        "n_classes=4611686018427387904",
+    )
 for function_name in ("group_class_peaks", "raw.match_peaks_to_classes"):
-    bad(f"{function_name}-peak_class_probs-2**62-classes",
-        call_with(function_name, lambda a: dict(peak_class_probs=torch.empty(0, 2**62),
-                                                peak_sample_inds=torch.empty(0, dtype=torch.int64),
-                                                peak_channel_inds=torch.empty(0, dtype=torch.int64))),
-        ValueError, "n_classes=4611686018427387904")
+    bad(
+        f"{function_name}-peak_class_probs-2**62-classes",
+        call_with(
+            function_name,
+            lambda a: dict(
+                peak_class_probs=torch.empty(0, 2**62),
+                peak_sample_inds=torch.empty(0, dtype=torch.int64),
+                peak_channel_inds=torch.empty(0, dtype=torch.int64),
+            ),
+        ),
+        ValueError,
+        "n_classes=4611686018427387904",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -330,8 +373,11 @@ def wild_index_values(dtype: torch.dtype) -> List[int]:
     return [torch.iinfo(dtype).max, torch.iinfo(dtype).min, -1, 3]
 
 
-WILD_INDICES = [(dtype, value) for dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-                for value in wild_index_values(dtype)]
+WILD_INDICES = [
+    (dtype, value)
+    for dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+    for value in wild_index_values(dtype)
+]
 
 
 def with_index(t: torch.Tensor, dtype: torch.dtype, value: int, peak: int = 3) -> torch.Tensor:
@@ -342,32 +388,62 @@ def with_index(t: torch.Tensor, dtype: torch.dtype, value: int, peak: int = 3) -
 
 for dtype, value in WILD_INDICES:
     tag = f"{str(dtype).replace('torch.', '')}={value}"
-    for name, bound in (("sample_class_maps", "class_maps.shape\\[0\\]"), ("group_class_peaks", "n_samples"),
-                        ("classify_peaks_from_maps", "n_samples")):
-        bad(f"{name}-peak_sample_inds-{tag}",
+    for name, bound in (
+        ("sample_class_maps", "class_maps.shape\\[0\\]"),
+        ("group_class_peaks", "n_samples"),
+        ("classify_peaks_from_maps", "n_samples"),
+    ):
+        bad(
+            f"{name}-peak_sample_inds-{tag}",
             call_with(name, lambda a, d=dtype, v=value: {"peak_sample_inds": with_index(a["peak_sample_inds"], d, v)}),
-            IndexError, rf"^peak_sample_inds\[3\] is {value}, outside \[0, 2\) \({bound}\)$")
+            IndexError,
+            rf"^peak_sample_inds\[3\] is {value}, outside \[0, 2\) \({bound}\)$",
+        )
     if value == 2:
         continue  # a valid channel
     for name in ("group_class_peaks", "classify_peaks_from_maps"):
-        bad(f"{name}-peak_channel_inds-{tag}",
-            call_with(name,
-                      lambda a, d=dtype, v=value: {"peak_channel_inds": with_index(a["peak_channel_inds"], d, v)}),
-            IndexError, rf"^peak_channel_inds\[3\] is {value}, outside \[0, 3\) \(n_channels\)$")
+        bad(
+            f"{name}-peak_channel_inds-{tag}",
+            call_with(
+                name, lambda a, d=dtype, v=value: {"peak_channel_inds": with_index(a["peak_channel_inds"], d, v)}
+            ),
+            IndexError,
+            rf"^peak_channel_inds\[3\] is {value}, outside \[0, 3\) \(n_channels\)$",
+        )
 
 # Sizes smaller than the indices need.
-bad("group_class_peaks-n_samples-too-small", call_with("group_class_peaks", lambda a: {"n_samples": 1}),
-    IndexError, r"^peak_sample_inds\[1\] is 1, outside \[0, 1\) \(n_samples\)$")
-bad("group_class_peaks-n_channels-too-small", call_with("group_class_peaks", lambda a: {"n_channels": 0}),
-    IndexError, r"^peak_channel_inds\[0\] is 0, outside \[0, 0\) \(n_channels\)$")
-bad("classify_peaks_from_maps-n_channels-too-small", call_with("classify_peaks_from_maps", lambda a: {"n_channels": 2}),
-    IndexError, r"^peak_channel_inds\[4\] is 2, outside \[0, 2\) \(n_channels\)$")
+bad(
+    "group_class_peaks-n_samples-too-small",
+    call_with("group_class_peaks", lambda a: {"n_samples": 1}),
+    IndexError,
+    r"^peak_sample_inds\[1\] is 1, outside \[0, 1\) \(n_samples\)$",
+)
+bad(
+    "group_class_peaks-n_channels-too-small",
+    call_with("group_class_peaks", lambda a: {"n_channels": 0}),
+    IndexError,
+    r"^peak_channel_inds\[0\] is 0, outside \[0, 0\) \(n_channels\)$",
+)
+bad(
+    "classify_peaks_from_maps-n_channels-too-small",
+    call_with("classify_peaks_from_maps", lambda a: {"n_channels": 2}),
+    IndexError,
+    r"^peak_channel_inds\[4\] is 2, outside \[0, 2\) \(n_channels\)$",
+)
 for name, bound in (("sample_class_maps", "class_maps.shape\\[0\\]"), ("classify_peaks_from_maps", "n_samples")):
-    bad(f"{name}-class_maps-no-samples", call_with(name, lambda a: {"class_maps": a["class_maps"][:0]}),
-        IndexError, rf"^peak_sample_inds\[0\] is 0, outside \[0, 0\) \({bound}\)$")
+    bad(
+        f"{name}-class_maps-no-samples",
+        call_with(name, lambda a: {"class_maps": a["class_maps"][:0]}),
+        IndexError,
+        rf"^peak_sample_inds\[0\] is 0, outside \[0, 0\) \({bound}\)$",
+    )
     for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m[..., :0])):
-        bad(f"{name}-class_maps-{label}", call_with(name, lambda a, f=maps: {"class_maps": f(a["class_maps"])}),
-            ValueError, r"^class_maps has an empty spatial size \[\d, \d\] but there are peaks$")
+        bad(
+            f"{name}-class_maps-{label}",
+            call_with(name, lambda a, f=maps: {"class_maps": f(a["class_maps"])}),
+            ValueError,
+            r"^class_maps has an empty spatial size \[\d, \d\] but there are peaks$",
+        )
 
 
 def with_point(points: torch.Tensor, dtype: torch.dtype, column: int, value: float) -> torch.Tensor:
@@ -379,9 +455,12 @@ def with_point(points: torch.Tensor, dtype: torch.dtype, column: int, value: flo
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     for column in (0, 1):
         for name in ("sample_class_maps", "classify_peaks_from_maps"):
-            bad(f"{name}-peak_points-nan-{'xy'[column]}-{dtype}",
+            bad(
+                f"{name}-peak_points-nan-{'xy'[column]}-{dtype}",
                 call_with(name, lambda a, d=dtype, c=column: {"peak_points": with_point(a["peak_points"], d, c, NAN)}),
-                ValueError, r"^peak_points contains NaN coordinates$")
+                ValueError,
+                r"^peak_points contains NaN coordinates$",
+            )
 
 
 def with_map_value(maps: torch.Tensor, value: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -403,13 +482,21 @@ GROUP_INVALID = "of the peaks of sample 0, channel 1 cannot be matched: matrix c
 GROUP_INFEASIBLE = "of the peaks of sample 0, channel 1 has no complete assignment"
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     for label, value in (("nan", NAN), ("+inf", INF)):
-        bad(f"classify_peaks_from_maps-class_maps-{label}-{dtype}",
-            call_with("classify_peaks_from_maps",
-                      lambda a, v=value, d=dtype: {"class_maps": with_map_value(a["class_maps"], v, d)}),
-            ValueError, f"^class_maps {GROUP_INVALID}")
-bad("classify_peaks_from_maps-class_maps-forbidden",
+        bad(
+            f"classify_peaks_from_maps-class_maps-{label}-{dtype}",
+            call_with(
+                "classify_peaks_from_maps",
+                lambda a, v=value, d=dtype: {"class_maps": with_map_value(a["class_maps"], v, d)},
+            ),
+            ValueError,
+            f"^class_maps {GROUP_INVALID}",
+        )
+bad(
+    "classify_peaks_from_maps-class_maps-forbidden",
     call_with("classify_peaks_from_maps", lambda a: {"class_maps": with_forbidden_row(a["class_maps"])}),
-    ValueError, f"^class_maps {GROUP_INFEASIBLE}")
+    ValueError,
+    f"^class_maps {GROUP_INFEASIBLE}",
+)
 
 
 def with_prob(probs: torch.Tensor, value: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -421,14 +508,25 @@ def with_prob(probs: torch.Tensor, value: float, dtype: torch.dtype = torch.floa
 
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     for label, value in (("nan", NAN), ("+inf", INF)):
-        bad(f"group_class_peaks-peak_class_probs-{label}-{dtype}",
-            call_with("group_class_peaks",
-                      lambda a, v=value, d=dtype: {"peak_class_probs": with_prob(a["peak_class_probs"], v, d)}),
-            ValueError, f"^peak_class_probs {GROUP_INVALID}")
-        bad(f"get_class_inds_from_vectors-{label}-{dtype}",
+        bad(
+            f"group_class_peaks-peak_class_probs-{label}-{dtype}",
+            call_with(
+                "group_class_peaks",
+                lambda a, v=value, d=dtype: {"peak_class_probs": with_prob(a["peak_class_probs"], v, d)},
+            ),
+            ValueError,
+            f"^peak_class_probs {GROUP_INVALID}",
+        )
+        bad(
+            f"get_class_inds_from_vectors-{label}-{dtype}",
             lambda v=value, d=dtype: idmatch.get_class_inds_from_vectors(
-                with_prob(match_scene()["peak_class_probs"], v, d)),
-            ValueError, f"^peak_class_probs cannot be matched: {INVALID}$")
+                with_prob(match_scene()["peak_class_probs"], v, d)
+            ),
+            ValueError,
+            f"^peak_class_probs cannot be matched: {INVALID}$",
+        )
+
+
 def with_forbidden_prob_row(probs: torch.Tensor) -> torch.Tensor:
     """Peak 2, alone in its group, may take no class."""
     probs = probs.clone()
@@ -436,31 +534,54 @@ def with_forbidden_prob_row(probs: torch.Tensor) -> torch.Tensor:
     return probs
 
 
-bad("group_class_peaks-peak_class_probs-forbidden",
+bad(
+    "group_class_peaks-peak_class_probs-forbidden",
     call_with("group_class_peaks", lambda a: {"peak_class_probs": with_forbidden_prob_row(a["peak_class_probs"])}),
-    ValueError, f"^peak_class_probs {GROUP_INFEASIBLE}")
-bad("get_class_inds_from_vectors-forbidden-row",
+    ValueError,
+    f"^peak_class_probs {GROUP_INFEASIBLE}",
+)
+bad(
+    "get_class_inds_from_vectors-forbidden-row",
     lambda: idmatch.get_class_inds_from_vectors(torch.tensor([[0.5, 0.5], [-INF, -INF]])),
-    ValueError, f"^peak_class_probs cannot be matched: {INFEASIBLE}$")
+    ValueError,
+    f"^peak_class_probs cannot be matched: {INFEASIBLE}$",
+)
 
 
 # get_class_inds_from_vectors: its argument itself.
 for label, value in (("numpy", lambda: np.ones((2, 2))), ("list", lambda: [[0.5, 0.5]]), ("None", lambda: None)):
-    bad(f"get_class_inds_from_vectors-{label}", lambda v=value: idmatch.get_class_inds_from_vectors(v()),
-        TypeError, "^peak_class_probs must be a torch.Tensor")
+    bad(
+        f"get_class_inds_from_vectors-{label}",
+        lambda v=value: idmatch.get_class_inds_from_vectors(v()),
+        TypeError,
+        "^peak_class_probs must be a torch.Tensor",
+    )
 for label, shape in (("0-D", ()), ("1-D", (3,)), ("3-D", (1, 2, 2))):
-    bad(f"get_class_inds_from_vectors-{label}", lambda s=shape: idmatch.get_class_inds_from_vectors(torch.rand(s)),
-        ValueError, "^peak_class_probs must have shape")
+    bad(
+        f"get_class_inds_from_vectors-{label}",
+        lambda s=shape: idmatch.get_class_inds_from_vectors(torch.rand(s)),
+        ValueError,
+        "^peak_class_probs must have shape",
+    )
 for dtype in (torch.int64, torch.uint8, torch.bool, torch.complex64, torch.float8_e4m3fn):
-    bad(f"get_class_inds_from_vectors-{dtype}",
+    bad(
+        f"get_class_inds_from_vectors-{dtype}",
         lambda d=dtype: idmatch.get_class_inds_from_vectors(torch.ones(2, 2, dtype=d)),
-        TypeError, "^peak_class_probs must have a floating dtype")
-bad("get_class_inds_from_vectors-2**31-classes",
+        TypeError,
+        "^peak_class_probs must have a floating dtype",
+    )
+bad(
+    "get_class_inds_from_vectors-2**31-classes",
     lambda: idmatch.get_class_inds_from_vectors(torch.empty(0, 2**31)),
-    ValueError, r"^peak_class_probs cannot be matched: problem is too large \(a dimension over 2\*\*31 - 1\)")
-bad("get_class_inds_from_vectors-2**62-classes",
+    ValueError,
+    r"^peak_class_probs cannot be matched: problem is too large \(a dimension over 2\*\*31 - 1\)",
+)
+bad(
+    "get_class_inds_from_vectors-2**62-classes",
     lambda: idmatch.get_class_inds_from_vectors(torch.empty(0, 2**62)),
-    ValueError, "cost and offsets describe too large a batch")
+    ValueError,
+    "cost and offsets describe too large a batch",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -499,30 +620,59 @@ SCIPY_ERRORS = {
 }
 for label, (value, maximizes) in SCIPY_ERRORS.items():
     for maximize in maximizes:
-        bad(f"linear_sum_assignment-{label}-max={maximize}",
+        bad(
+            f"linear_sum_assignment-{label}-max={maximize}",
             lambda v=value, m=maximize: idmatch.linear_sum_assignment(v(), maximize=m),
-            None, "", lambda v=value, m=maximize: scipy_lsa(as_scipy_input(v()), maximize=m))
-bad("linear_sum_assignment-maximize-array", lambda: idmatch.linear_sum_assignment(lsa_cost(), np.array([1, 0])),
-    None, "", lambda: scipy_lsa(lsa_cost().numpy(), np.array([1, 0])))
+            None,
+            "",
+            lambda v=value, m=maximize: scipy_lsa(as_scipy_input(v()), maximize=m),
+        )
+bad(
+    "linear_sum_assignment-maximize-array",
+    lambda: idmatch.linear_sum_assignment(lsa_cost(), np.array([1, 0])),
+    None,
+    "",
+    lambda: scipy_lsa(lsa_cost().numpy(), np.array([1, 0])),
+)
 for dtype in (torch.complex64, torch.complex128):
-    bad(f"linear_sum_assignment-{dtype}", lambda d=dtype: idmatch.linear_sum_assignment(torch.ones(2, 2, dtype=d)),
-        TypeError, "^cost must be a real")
-bad("linear_sum_assignment-2**31-columns", lambda: idmatch.linear_sum_assignment(torch.empty(0, 2**31)),
-    ValueError, r"^problem is too large \(a dimension over 2\*\*31 - 1\)")
+    bad(
+        f"linear_sum_assignment-{dtype}",
+        lambda d=dtype: idmatch.linear_sum_assignment(torch.ones(2, 2, dtype=d)),
+        TypeError,
+        "^cost must be a real",
+    )
+bad(
+    "linear_sum_assignment-2**31-columns",
+    lambda: idmatch.linear_sum_assignment(torch.empty(0, 2**31)),
+    ValueError,
+    r"^problem is too large \(a dimension over 2\*\*31 - 1\)",
+)
 
 
 # ---------------------------------------------------------------------------
 # batch_linear_sum_assignment.
 
 for label, value in (("numpy", lambda: np.ones((1, 2, 2))), ("list", lambda: [[[1.0]]]), ("None", lambda: None)):
-    bad(f"batch_linear_sum_assignment-{label}", lambda v=value: idmatch.batch_linear_sum_assignment(v()),
-        TypeError, "^cost must be a torch.Tensor")
+    bad(
+        f"batch_linear_sum_assignment-{label}",
+        lambda v=value: idmatch.batch_linear_sum_assignment(v()),
+        TypeError,
+        "^cost must be a torch.Tensor",
+    )
 for label, shape in (("0-D", ()), ("1-D", (4,))):
-    bad(f"batch_linear_sum_assignment-{label}", lambda s=shape: idmatch.batch_linear_sum_assignment(torch.ones(s)),
-        ValueError, r"^cost must have shape \(\.\.\., N, M\)")
+    bad(
+        f"batch_linear_sum_assignment-{label}",
+        lambda s=shape: idmatch.batch_linear_sum_assignment(torch.ones(s)),
+        ValueError,
+        r"^cost must have shape \(\.\.\., N, M\)",
+    )
 for dtype in (torch.complex64, torch.complex128):
-    bad(f"batch_linear_sum_assignment-{dtype}",
-        lambda d=dtype: idmatch.batch_linear_sum_assignment(torch.ones(2, 2, 2, dtype=d)), TypeError, "^cost must be")
+    bad(
+        f"batch_linear_sum_assignment-{dtype}",
+        lambda d=dtype: idmatch.batch_linear_sum_assignment(torch.ones(2, 2, 2, dtype=d)),
+        TypeError,
+        "^cost must be",
+    )
 
 
 def batch_with(value: float, dtype=torch.float32) -> torch.Tensor:
@@ -532,23 +682,42 @@ def batch_with(value: float, dtype=torch.float32) -> torch.Tensor:
 
 
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-    bad(f"batch_linear_sum_assignment-nan-{dtype}",
+    bad(
+        f"batch_linear_sum_assignment-nan-{dtype}",
         lambda d=dtype: idmatch.batch_linear_sum_assignment(batch_with(NAN, d)),
-        ValueError, rf"^cost\[1, 2\]: {INVALID}$")
-    bad(f"batch_linear_sum_assignment--inf-{dtype}",
+        ValueError,
+        rf"^cost\[1, 2\]: {INVALID}$",
+    )
+    bad(
+        f"batch_linear_sum_assignment--inf-{dtype}",
         lambda d=dtype: idmatch.batch_linear_sum_assignment(batch_with(-INF, d)),
-        ValueError, rf"^cost\[1, 2\]: {INVALID}$")
-    bad(f"batch_linear_sum_assignment-+inf-maximize-{dtype}",
+        ValueError,
+        rf"^cost\[1, 2\]: {INVALID}$",
+    )
+    bad(
+        f"batch_linear_sum_assignment-+inf-maximize-{dtype}",
         lambda d=dtype: idmatch.batch_linear_sum_assignment(batch_with(INF, d), True),
-        ValueError, rf"^cost\[1, 2\]: {INVALID}$")
-bad("batch_linear_sum_assignment-infeasible",
+        ValueError,
+        rf"^cost\[1, 2\]: {INVALID}$",
+    )
+bad(
+    "batch_linear_sum_assignment-infeasible",
     lambda: idmatch.batch_linear_sum_assignment(batch_with(0.0).index_fill(-1, torch.tensor([1, 2, 3]), INF)),
-    ValueError, rf"^cost\[0, 0\]: {INFEASIBLE}$")
-bad("batch_linear_sum_assignment-maximize-str", lambda: idmatch.batch_linear_sum_assignment(batch_with(0.0), "yes"),
-    RuntimeError, "argument 'maximize'")
-bad("batch_linear_sum_assignment-2**31-columns",
+    ValueError,
+    rf"^cost\[0, 0\]: {INFEASIBLE}$",
+)
+bad(
+    "batch_linear_sum_assignment-maximize-str",
+    lambda: idmatch.batch_linear_sum_assignment(batch_with(0.0), "yes"),
+    RuntimeError,
+    "argument 'maximize'",
+)
+bad(
+    "batch_linear_sum_assignment-2**31-columns",
     lambda: idmatch.batch_linear_sum_assignment(torch.empty(1, 0, 2**31)),
-    ValueError, r"^cost\[0\]: problem is too large")
+    ValueError,
+    r"^cost\[0\]: problem is too large",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -564,67 +733,199 @@ for label, cost, offsets, pattern in (
     ("offsets-numpy", lsa_cost, lambda: np.array([0, 1, 3]), "^offsets must be a torch.Tensor"),
     ("offsets-None", lsa_cost, lambda: None, "^offsets must be a torch.Tensor"),
 ):
-    bad(f"{RAGGED}-{label}", lambda c=cost, o=offsets: idmatch.ragged_linear_sum_assignment(c(), o()), TypeError,
-        pattern)
+    bad(
+        f"{RAGGED}-{label}",
+        lambda c=cost, o=offsets: idmatch.ragged_linear_sum_assignment(c(), o()),
+        TypeError,
+        pattern,
+    )
 for label, cost, offsets, pattern in (
     ("cost-numpy", lambda: lsa_cost().numpy(), lsa_offsets, "argument 'cost'"),
     ("offsets-list", lsa_cost, lambda: [0, 1, 3], "argument 'offsets'"),
 ):
     bad(f"raw.{RAGGED}-{label}", lambda c=cost, o=offsets: RAW_RAGGED(c(), o(), False), RuntimeError, pattern)
-bad(f"{RAGGED}-maximize-str", lambda: idmatch.ragged_linear_sum_assignment(lsa_cost(), lsa_offsets(), "yes"),
-    RuntimeError, "argument 'maximize'")
-bad(f"raw.{RAGGED}-maximize-str", lambda: RAW_RAGGED(lsa_cost(), lsa_offsets(), "yes"), RuntimeError,
-    "argument 'maximize'")
+bad(
+    f"{RAGGED}-maximize-str",
+    lambda: idmatch.ragged_linear_sum_assignment(lsa_cost(), lsa_offsets(), "yes"),
+    RuntimeError,
+    "argument 'maximize'",
+)
+bad(
+    f"raw.{RAGGED}-maximize-str",
+    lambda: RAW_RAGGED(lsa_cost(), lsa_offsets(), "yes"),
+    RuntimeError,
+    "argument 'maximize'",
+)
 
 # (label, cost, offsets, public error, public pattern, raw error, raw pattern); None: the raw op accepts it.
-RAGGED_ARGUMENTS = [
-    ("cost-1-D", lambda: torch.ones(3), lsa_offsets, ValueError, "^cost must be a 2-D tensor", ValueError,
-     "^cost must be a 2-D tensor"),
-    ("cost-3-D", lambda: torch.ones(3, 2, 2), lsa_offsets, ValueError, "^cost must be a 2-D tensor", ValueError,
-     "^cost must be a 2-D tensor"),
-    ("offsets-0-D", lsa_cost, lambda: torch.tensor(0), ValueError, "^offsets must be a 1-D tensor", ValueError,
-     "^offsets must be a 1-D tensor"),
-    ("offsets-2-D", lsa_cost, lambda: torch.zeros(2, 2, dtype=torch.int64), ValueError, "^offsets must be a 1-D",
-     ValueError, "^offsets must be a 1-D"),
-    ("offsets-empty", lsa_cost, lambda: torch.zeros(0, dtype=torch.int64), ValueError, "^offsets must be a 1-D",
-     ValueError, "^offsets must be a 1-D"),
-    ("cost-complex", lambda: lsa_cost().to(torch.complex64), lsa_offsets, TypeError, "^cost must be a real",
-     TypeError, "^cost must have a floating dtype"),
-    ("cost-int64", lambda: lsa_cost().long(), lsa_offsets, None, None, TypeError, "^cost must have a floating dtype"),
-    ("cost-float8", lambda: lsa_cost().to(torch.float8_e4m3fn), lsa_offsets, TypeError,
-     "^cost must have a floating dtype", TypeError, "^cost must have a floating dtype"),
-    ("cost-bool", lambda: lsa_cost().bool(), lsa_offsets, None, None, TypeError, "^cost must have a floating dtype"),
-    ("offsets-int32", lsa_cost, lambda: lsa_offsets().int(), None, None, TypeError, "^offsets must be int64"),
-    ("offsets-uint8", lsa_cost, lambda: lsa_offsets().to(torch.uint8), None, None, TypeError, "^offsets must be int64"),
-] + [
-    (f"offsets-{dtype}", lsa_cost, lambda d=dtype: lsa_offsets().to(d), TypeError, "^offsets must be an integer",
-     TypeError, "^offsets must be int64")
-    for dtype in (torch.float32, torch.float64, torch.bool, torch.complex64)
-] + [
-    (f"offsets-{device}", lsa_cost, lambda d=device: lsa_offsets().to(d), ValueError,
-     r"^offsets must be on cost's device \(cpu\)", ValueError, r"^offsets must be on the device of cost \(cpu\)")
-    for device in OTHER_DEVICES
-] + [
-    (f"cost-{device}", lambda d=device: lsa_cost().to(d), lsa_offsets, ValueError,
-     rf"^offsets must be on cost's device \({device}", ValueError,
-     rf"^offsets must be on the device of cost \({device}")
-    for device in OTHER_DEVICES
-] + [
-    # rows + problems * columns workspace slots past 2**60: refused before any allocation.
-    ("too-large-batch", lambda: torch.empty(0, 2**62), lambda: torch.zeros(3, dtype=torch.int64), ValueError,
-     "^cost and offsets describe too large a batch", ValueError, "^cost and offsets describe too large a batch"),
-    ("too-large-batch-int64-max-columns", lambda: torch.empty(0, 2**63 - 1), lambda: torch.zeros(2, dtype=torch.int64),
-     ValueError, "^cost and offsets describe too large a batch", ValueError,
-     "^cost and offsets describe too large a batch"),
-]
+RAGGED_ARGUMENTS = (
+    [
+        (
+            "cost-1-D",
+            lambda: torch.ones(3),
+            lsa_offsets,
+            ValueError,
+            "^cost must be a 2-D tensor",
+            ValueError,
+            "^cost must be a 2-D tensor",
+        ),
+        (
+            "cost-3-D",
+            lambda: torch.ones(3, 2, 2),
+            lsa_offsets,
+            ValueError,
+            "^cost must be a 2-D tensor",
+            ValueError,
+            "^cost must be a 2-D tensor",
+        ),
+        (
+            "offsets-0-D",
+            lsa_cost,
+            lambda: torch.tensor(0),
+            ValueError,
+            "^offsets must be a 1-D tensor",
+            ValueError,
+            "^offsets must be a 1-D tensor",
+        ),
+        (
+            "offsets-2-D",
+            lsa_cost,
+            lambda: torch.zeros(2, 2, dtype=torch.int64),
+            ValueError,
+            "^offsets must be a 1-D",
+            ValueError,
+            "^offsets must be a 1-D",
+        ),
+        (
+            "offsets-empty",
+            lsa_cost,
+            lambda: torch.zeros(0, dtype=torch.int64),
+            ValueError,
+            "^offsets must be a 1-D",
+            ValueError,
+            "^offsets must be a 1-D",
+        ),
+        (
+            "cost-complex",
+            lambda: lsa_cost().to(torch.complex64),
+            lsa_offsets,
+            TypeError,
+            "^cost must be a real",
+            TypeError,
+            "^cost must have a floating dtype",
+        ),
+        (
+            "cost-int64",
+            lambda: lsa_cost().long(),
+            lsa_offsets,
+            None,
+            None,
+            TypeError,
+            "^cost must have a floating dtype",
+        ),
+        (
+            "cost-float8",
+            lambda: lsa_cost().to(torch.float8_e4m3fn),
+            lsa_offsets,
+            TypeError,
+            "^cost must have a floating dtype",
+            TypeError,
+            "^cost must have a floating dtype",
+        ),
+        (
+            "cost-bool",
+            lambda: lsa_cost().bool(),
+            lsa_offsets,
+            None,
+            None,
+            TypeError,
+            "^cost must have a floating dtype",
+        ),
+        ("offsets-int32", lsa_cost, lambda: lsa_offsets().int(), None, None, TypeError, "^offsets must be int64"),
+        (
+            "offsets-uint8",
+            lsa_cost,
+            lambda: lsa_offsets().to(torch.uint8),
+            None,
+            None,
+            TypeError,
+            "^offsets must be int64",
+        ),
+    ]
+    + [
+        (
+            f"offsets-{dtype}",
+            lsa_cost,
+            lambda d=dtype: lsa_offsets().to(d),
+            TypeError,
+            "^offsets must be an integer",
+            TypeError,
+            "^offsets must be int64",
+        )
+        for dtype in (torch.float32, torch.float64, torch.bool, torch.complex64)
+    ]
+    + [
+        (
+            f"offsets-{device}",
+            lsa_cost,
+            lambda d=device: lsa_offsets().to(d),
+            ValueError,
+            r"^offsets must be on cost's device \(cpu\)",
+            ValueError,
+            r"^offsets must be on the device of cost \(cpu\)",
+        )
+        for device in OTHER_DEVICES
+    ]
+    + [
+        (
+            f"cost-{device}",
+            lambda d=device: lsa_cost().to(d),
+            lsa_offsets,
+            ValueError,
+            rf"^offsets must be on cost's device \({device}",
+            ValueError,
+            rf"^offsets must be on the device of cost \({device}",
+        )
+        for device in OTHER_DEVICES
+    ]
+    + [
+        # rows + problems * columns workspace slots past 2**60: refused before any allocation.
+        (
+            "too-large-batch",
+            lambda: torch.empty(0, 2**62),
+            lambda: torch.zeros(3, dtype=torch.int64),
+            ValueError,
+            "^cost and offsets describe too large a batch",
+            ValueError,
+            "^cost and offsets describe too large a batch",
+        ),
+        (
+            "too-large-batch-int64-max-columns",
+            lambda: torch.empty(0, 2**63 - 1),
+            lambda: torch.zeros(2, dtype=torch.int64),
+            ValueError,
+            "^cost and offsets describe too large a batch",
+            ValueError,
+            "^cost and offsets describe too large a batch",
+        ),
+    ]
+)
 for label, cost, offsets, error, pattern, raw_error, raw_pattern in RAGGED_ARGUMENTS:
     if error is not None:
-        bad(f"{RAGGED}-{label}", lambda c=cost, o=offsets: idmatch.ragged_linear_sum_assignment(c(), o()), error,
-            pattern)
+        bad(
+            f"{RAGGED}-{label}",
+            lambda c=cost, o=offsets: idmatch.ragged_linear_sum_assignment(c(), o()),
+            error,
+            pattern,
+        )
     bad(f"raw.{RAGGED}-{label}", lambda c=cost, o=offsets: RAW_RAGGED(c(), o(), False), raw_error, raw_pattern)
     if label not in REAL_KERNEL_ONLY and not any(label.endswith(device) for device in OTHER_DEVICES):
-        bad(f"raw.{RAGGED}-{label}-all-meta",
-            lambda c=cost, o=offsets: RAW_RAGGED(c().to("meta"), o().to("meta"), False), raw_error, raw_pattern)
+        bad(
+            f"raw.{RAGGED}-{label}-all-meta",
+            lambda c=cost, o=offsets: RAW_RAGGED(c().to("meta"), o().to("meta"), False),
+            raw_error,
+            raw_pattern,
+        )
 
 BAD_OFFSETS = {
     "negative": [-1, 1, 3],
@@ -637,12 +938,24 @@ BAD_OFFSETS = {
     "-2**31-5": [-(2**31) - 5, 3],
 }
 for label, values in BAD_OFFSETS.items():
-    bad(f"{RAGGED}-offsets-{label}", lambda v=values: idmatch.ragged_linear_sum_assignment(lsa_cost(), torch.tensor(v)),
-        ValueError, "^offsets must")
-bad(f"{RAGGED}-offsets-int32-max", lambda: idmatch.ragged_linear_sum_assignment(
-    lsa_cost(), torch.tensor([0, 2**31 - 1], dtype=torch.int32)), ValueError, "^offsets must lie in")
-bad(f"{RAGGED}-offsets-uint64-past-int64", lambda: idmatch.ragged_linear_sum_assignment(
-    lsa_cost(), torch.tensor([0, 2**63 + 5], dtype=torch.uint64)), ValueError, "^offsets must")
+    bad(
+        f"{RAGGED}-offsets-{label}",
+        lambda v=values: idmatch.ragged_linear_sum_assignment(lsa_cost(), torch.tensor(v)),
+        ValueError,
+        "^offsets must",
+    )
+bad(
+    f"{RAGGED}-offsets-int32-max",
+    lambda: idmatch.ragged_linear_sum_assignment(lsa_cost(), torch.tensor([0, 2**31 - 1], dtype=torch.int32)),
+    ValueError,
+    "^offsets must lie in",
+)
+bad(
+    f"{RAGGED}-offsets-uint64-past-int64",
+    lambda: idmatch.ragged_linear_sum_assignment(lsa_cost(), torch.tensor([0, 2**63 + 5], dtype=torch.uint64)),
+    ValueError,
+    "^offsets must",
+)
 
 
 def ragged_with(value: float, dtype=torch.float32) -> torch.Tensor:
@@ -653,16 +966,26 @@ def ragged_with(value: float, dtype=torch.float32) -> torch.Tensor:
 
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     for label, value, maximize in (("nan", NAN, False), ("-inf", -INF, False), ("+inf-maximize", INF, True)):
-        bad(f"{RAGGED}-{label}-{dtype}",
-            lambda v=value, d=dtype, m=maximize: idmatch.ragged_linear_sum_assignment(ragged_with(v, d), lsa_offsets(),
-                                                                                        m),
-            ValueError, rf"^problem\[1\]: {INVALID}$")
-bad(f"{RAGGED}-infeasible", lambda: idmatch.ragged_linear_sum_assignment(
-    lsa_cost().index_fill(1, torch.tensor([0, 1, 2]), INF), lsa_offsets()), ValueError,
-    rf"^problem\[1\]: {INFEASIBLE}$")
-bad(f"{RAGGED}-2**31-columns",
+        bad(
+            f"{RAGGED}-{label}-{dtype}",
+            lambda v=value, d=dtype, m=maximize: idmatch.ragged_linear_sum_assignment(
+                ragged_with(v, d), lsa_offsets(), m
+            ),
+            ValueError,
+            rf"^problem\[1\]: {INVALID}$",
+        )
+bad(
+    f"{RAGGED}-infeasible",
+    lambda: idmatch.ragged_linear_sum_assignment(lsa_cost().index_fill(1, torch.tensor([0, 1, 2]), INF), lsa_offsets()),
+    ValueError,
+    rf"^problem\[1\]: {INFEASIBLE}$",
+)
+bad(
+    f"{RAGGED}-2**31-columns",
     lambda: idmatch.ragged_linear_sum_assignment(torch.empty(0, 2**31), torch.tensor([0, 0])),
-    ValueError, r"^problem\[0\]: problem is too large")
+    ValueError,
+    r"^problem\[0\]: problem is too large",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -676,14 +999,21 @@ def raw_ragged_statuses(cost: torch.Tensor, offsets: torch.Tensor, maximize: boo
 
 
 for label, values in BAD_OFFSETS.items():
+
     @report(f"raw.{RAGGED}-offsets-{label}")
     def _check(values=values):
         col_for_row, status = raw_ragged_statuses(lsa_cost(), torch.tensor(values), False)
         assert status.tolist() == [3] * (len(values) - 1) and col_for_row.tolist() == [-1, -1, -1]
 
+
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-    for label, value, maximize, code in (("nan", NAN, False, 1), ("-inf", -INF, False, 1),
-                                         ("+inf-maximize", INF, True, 1), ("nan-maximize", NAN, True, 1)):
+    for label, value, maximize, code in (
+        ("nan", NAN, False, 1),
+        ("-inf", -INF, False, 1),
+        ("+inf-maximize", INF, True, 1),
+        ("nan-maximize", NAN, True, 1),
+    ):
+
         @report(f"raw.{RAGGED}-{label}-{dtype}")
         def _check(value=value, dtype=dtype, maximize=maximize, code=code):
             col_for_row, status = raw_ragged_statuses(ragged_with(value, dtype), lsa_offsets(), maximize)
@@ -693,8 +1023,9 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
 
 @report(f"raw.{RAGGED}-infeasible")
 def _check_infeasible():
-    col_for_row, status = raw_ragged_statuses(lsa_cost().index_fill(1, torch.tensor([0, 1, 2]), INF), lsa_offsets(),
-                                              False)
+    col_for_row, status = raw_ragged_statuses(
+        lsa_cost().index_fill(1, torch.tensor([0, 1, 2]), INF), lsa_offsets(), False
+    )
     assert status.tolist() == [0, 2] and col_for_row.tolist() == [3, -1, -1]
 
 
@@ -722,6 +1053,7 @@ def expected_probs(args: dict, bad_peaks: List[int]) -> torch.Tensor:
 
 for dtype, value in WILD_INDICES:
     tag = f"{str(dtype).replace('torch.', '')}={value}"
+
     @report(f"raw.sample_class_maps-peak_sample_inds-{tag}")
     def _check(dtype=dtype, value=value):
         args = identity_scene()
@@ -736,7 +1068,8 @@ for dtype, value in WILD_INDICES:
         assert class_inds[3] == -2 and bool((status == 0).all()) and int(problems) == 1
         probs = expected_probs(args, [])
         match, _ = torch.ops.idmatch.match_peaks_to_classes(
-            probs, with_index(identity_scene()["peak_sample_inds"], torch.int64, -1), args["peak_channel_inds"], 2, 3)
+            probs, with_index(identity_scene()["peak_sample_inds"], torch.int64, -1), args["peak_channel_inds"], 2, 3
+        )
         assert_nan_equal(class_inds, match, "class_inds")
 
     @report(f"raw.match_peaks_to_classes-peak_sample_inds-{tag}")
@@ -744,11 +1077,13 @@ for dtype, value in WILD_INDICES:
         args = match_scene()
         samples = with_index(args["peak_sample_inds"], dtype, value)
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-            args["peak_class_probs"], samples, args["peak_channel_inds"], 2, 3)
+            args["peak_class_probs"], samples, args["peak_channel_inds"], 2, 3
+        )
         assert class_inds[3] == -2 and bool((status == 0).all())
         keep = [0, 1, 2, 4]
-        peaks, classes = reference.group_class_peaks(args["peak_class_probs"][keep], args["peak_sample_inds"][keep],
-                                                     args["peak_channel_inds"][keep], 2, 3)
+        peaks, classes = reference.group_class_peaks(
+            args["peak_class_probs"][keep], args["peak_sample_inds"][keep], args["peak_channel_inds"][keep], 2, 3
+        )
         expected = torch.full((4,), -1, dtype=torch.int64)
         expected[peaks] = classes
         assert class_inds[keep].tolist() == expected.tolist()
@@ -761,7 +1096,8 @@ for dtype, value in WILD_INDICES:
         args = match_scene()
         channels = with_index(args["peak_channel_inds"], dtype, value)
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-            args["peak_class_probs"], args["peak_sample_inds"], channels, 2, 3)
+            args["peak_class_probs"], args["peak_sample_inds"], channels, 2, 3
+        )
         assert class_inds[3] == -3 and bool((status == 0).all())
 
     @report(f"raw.classify_peaks_from_maps-peak_channel_inds-{tag}")
@@ -777,12 +1113,14 @@ def _check_no_groups():
     args = match_scene()
     for n_samples, n_channels, code in ((0, 3, -2), (2, 0, -3), (0, 0, -2)):
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-            args["peak_class_probs"], args["peak_sample_inds"], args["peak_channel_inds"], n_samples, n_channels)
+            args["peak_class_probs"], args["peak_sample_inds"], args["peak_channel_inds"], n_samples, n_channels
+        )
         assert class_inds.tolist() == [code] * 5 and status.shape == (n_samples, n_channels)
 
 
 for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     for column in (0, 1):
+
         @report(f"raw.sample_class_maps-peak_points-nan-{'xy'[column]}-{dtype}")
         def _check(dtype=dtype, column=column):
             args = identity_scene()
@@ -799,6 +1137,7 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             assert bool(torch.isnan(points[0, :, 1]).all()) and bool(torch.isnan(class_probs[0, :, 1]).all())
 
     for label, value, code in (("nan", NAN, 1), ("+inf", INF, 1)):
+
         @report(f"raw.classify_peaks_from_maps-class_maps-{label}-{dtype}")
         def _check(value=value, dtype=dtype, code=code):
             args = identity_scene()
@@ -811,7 +1150,8 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             args = match_scene()
             probs = with_prob(args["peak_class_probs"], value, dtype)
             class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-                probs, args["peak_sample_inds"], args["peak_channel_inds"], 2, 3)
+                probs, args["peak_sample_inds"], args["peak_channel_inds"], 2, 3
+            )
             assert status.tolist() == [[0, code, 0], [0, 0, 0]] and class_inds[2] == -1
 
 
@@ -824,6 +1164,7 @@ def _check_forbidden():
 
 
 for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m[..., :0])):
+
     @report(f"raw.sample_class_maps-class_maps-{label}")
     def _check(maps=maps):
         args = identity_scene()
@@ -851,8 +1192,15 @@ def _check_no_samples():
 
 # Values the contract accepts although they look wrong: infinite and huge
 # coordinates clamp to the border, NaN peak values are copied.
-for label, value in (("+inf", INF), ("-inf", -INF), ("1e300", 1e300), ("-1e300", -1e300), ("2**63", 2.0**63),
-                     ("float16-max", 65504.0)):
+for label, value in (
+    ("+inf", INF),
+    ("-inf", -INF),
+    ("1e300", 1e300),
+    ("-1e300", -1e300),
+    ("2**63", 2.0**63),
+    ("float16-max", 65504.0),
+):
+
     @report(f"sample_class_maps-peak_points-{label}-clamps")
     def _check(value=value):
         args = identity_scene()

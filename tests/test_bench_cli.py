@@ -32,8 +32,21 @@ def test_defaults():
 
 def test_all_options():
     args = _bench_args(
-        "--quick", "--workloads", "L1,L4", "--device", "cuda", "--repeats", "4",
-        "--json", "out.json", "--plot", "out.png", "--scale", "0.5", "--seed", "3",
+        "--quick",
+        "--workloads",
+        "L1,L4",
+        "--device",
+        "cuda",
+        "--repeats",
+        "4",
+        "--json",
+        "out.json",
+        "--plot",
+        "out.png",
+        "--scale",
+        "0.5",
+        "--seed",
+        "3",
     )
     assert args.quick
     assert args.workloads == "L1,L4"
@@ -256,9 +269,7 @@ def fake_workload():
                 "broken": bench.Runner(broken),
             },
             oracle="oracle",
-            compare=lambda expected, got: bench.Check(
-                "exact" if np.array_equal(expected, got) else "mismatch"
-            ),
+            compare=lambda expected, got: bench.Check("exact" if np.array_equal(expected, got) else "mismatch"),
             notes=["a note for the table"],
         )
 

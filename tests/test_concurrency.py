@@ -189,4 +189,3 @@ def test_repeated_runs_are_identical(serial_answers):
     for seed, (workload, expected) in serial_answers.items():
         for k in range(REPETITIONS):
             assert_same_answers(run_workload(workload), expected, f"seed {seed}, repetition {k}")
-

@@ -33,7 +33,8 @@ def test_packaged_scene_has_the_hard_cases():
     # Two animals side by side: some peaks of different animals in one frame
     # and node lie within a few pixels.
     same_group = (scene["peak_sample_inds"][:, None] == scene["peak_sample_inds"][None]) & (
-        scene["peak_channel_inds"][:, None] == scene["peak_channel_inds"][None])
+        scene["peak_channel_inds"][:, None] == scene["peak_channel_inds"][None]
+    )
     other_animal = scene["true_identity"][:, None] != scene["true_identity"][None]
     distance = torch.cdist(scene["peak_points"], scene["peak_points"])
     assert bool(((distance < 6) & same_group & other_animal).any())
@@ -51,13 +52,14 @@ def test_new_scenes_by_seed_and_size(tmp_path, capsys, size):
 
 
 @pytest.mark.parametrize(
-    "arguments, message",
+    ("arguments", "message"),
     [
         (["demo", "--size", "huge"], "invalid choice"),
         (["demo", "--seed", "x"], "invalid int value"),
         (["demo", "--device", "nonsense"], "--device"),
         (["demo", "--device", "meta"], "--device must be cpu or cuda"),
-    ] + ([] if torch.cuda.is_available() else [(["demo", "--device", "cuda"], "CUDA is not available")]),
+    ]
+    + ([] if torch.cuda.is_available() else [(["demo", "--device", "cuda"], "CUDA is not available")]),
 )
 def test_bad_arguments_fail_clearly(arguments, message):
     result = subprocess.run([sys.executable, "-m", "idmatch", *arguments], capture_output=True, text=True)

@@ -28,14 +28,24 @@ def scene(seed: int = 0):
 class IdentityModel(torch.nn.Module):
     """Calls the scriptable Python API and the raw ops directly."""
 
-    def forward(self, class_maps: torch.Tensor, peak_points: torch.Tensor, peak_vals: torch.Tensor,
-                sample_inds: torch.Tensor, channel_inds: torch.Tensor, vectors: torch.Tensor, costs: torch.Tensor):
+    def forward(
+        self,
+        class_maps: torch.Tensor,
+        peak_points: torch.Tensor,
+        peak_vals: torch.Tensor,
+        sample_inds: torch.Tensor,
+        channel_inds: torch.Tensor,
+        vectors: torch.Tensor,
+        costs: torch.Tensor,
+    ):
         points, point_vals, class_probs = idmatch.classify_peaks_from_maps(
-            class_maps, peak_points, peak_vals, sample_inds, channel_inds, 5)
+            class_maps, peak_points, peak_vals, sample_inds, channel_inds, 5
+        )
         class_inds, vector_probs = idmatch.get_class_inds_from_vectors(vectors)
         col_for_row = idmatch.batch_linear_sum_assignment(costs)
-        raw = torch.ops.idmatch.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds,
-                                                         channel_inds, 5)
+        raw = torch.ops.idmatch.classify_peaks_from_maps(
+            class_maps, peak_points, peak_vals, sample_inds, channel_inds, 5
+        )
         probs = torch.ops.idmatch.sample_class_maps(class_maps, peak_points, sample_inds)
         matched, _ = torch.ops.idmatch.match_peaks_to_classes(probs, sample_inds, channel_inds, 3, 5)
         return points, point_vals, class_probs, class_inds, vector_probs, col_for_row, raw[3], matched
@@ -104,8 +114,15 @@ def test_compile_fullgraph_matches_eager(dynamic):
     # Other sizes run through the same compiled function.
     generator = torch.Generator().manual_seed(2)
     class_maps, peak_points, peak_vals, sample_inds, channel_inds, vectors, costs = inputs
-    more = (class_maps, peak_points[:20], peak_vals[:20], sample_inds[:20], channel_inds[:20],
-            torch.rand(9, 4, generator=generator), torch.rand(8, 5, 7, generator=generator))
+    more = (
+        class_maps,
+        peak_points[:20],
+        peak_vals[:20],
+        sample_inds[:20],
+        channel_inds[:20],
+        torch.rand(9, 4, generator=generator),
+        torch.rand(8, 5, 7, generator=generator),
+    )
     assert_same(compiled(*more), model(*more))
 
 
@@ -126,15 +143,18 @@ def test_export_matches_eager():
     model = IdentityModel()
     program = torch.export.export(model, inputs)
     assert_same(program.module()(*inputs), model(*inputs))
-    names = {node.target.name() for node in program.graph.nodes
-             if node.op == "call_function" and hasattr(node.target, "name")}
+    names = {
+        node.target.name()
+        for node in program.graph.nodes
+        if node.op == "call_function" and hasattr(node.target, "name")
+    }
     assert {"idmatch::classify_peaks_from_maps", "idmatch::ragged_linear_sum_assignment"} <= names
 
 
 def test_loader_refuses_a_different_torch(tmp_path):
     """A build for another torch minor release is refused with a clear
     message, before the library is loaded."""
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys, types
         config = types.ModuleType("idmatch._build_config")
         config.TORCH_VERSION = "1.0.0"

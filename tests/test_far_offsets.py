@@ -16,7 +16,6 @@ import pytest
 import torch
 
 import idmatch
-
 from conftest import oracle, under_asan
 from test_identity import assert_identical
 
@@ -72,8 +71,9 @@ def test_class_maps_at_far_offsets(layout):
     channels = torch.from_numpy(rng.integers(0, 2, n_peaks))
     vals = torch.rand(n_peaks)
 
-    assert_identical(idmatch.sample_class_maps(maps, points, samples),
-                     idmatch.sample_class_maps(values, points, samples), "probs")
+    assert_identical(
+        idmatch.sample_class_maps(maps, points, samples), idmatch.sample_class_maps(values, points, samples), "probs"
+    )
     got = idmatch.classify_peaks_from_maps(maps, points, vals, samples, channels, 2)
     expected = idmatch.classify_peaks_from_maps(values, points, vals, samples, channels, 2)
     for name, a, b in zip(("points", "point_vals", "class_probs"), got, expected):
@@ -100,20 +100,25 @@ def test_peak_inputs_at_far_offsets():
         args = dict(points=points, vals=vals, samples=samples, channels=channels)
         args.update(changed)
         near = {name: arg.contiguous() for name, arg in args.items()}
-        got = idmatch.classify_peaks_from_maps(values, args["points"], args["vals"], args["samples"],
-                                               args["channels"], 2)
-        want = idmatch.classify_peaks_from_maps(values, near["points"], near["vals"], near["samples"],
-                                                near["channels"], 2)
+        got = idmatch.classify_peaks_from_maps(
+            values, args["points"], args["vals"], args["samples"], args["channels"], 2
+        )
+        want = idmatch.classify_peaks_from_maps(
+            values, near["points"], near["vals"], near["samples"], near["channels"], 2
+        )
         for name, a, b in zip(("points", "point_vals", "class_probs"), got, want):
             assert_identical(a, b, f"{case}: {name}")
         if "points" in case:
-            assert_identical(idmatch.sample_class_maps(values, args["points"], samples),
-                             idmatch.sample_class_maps(values, points, samples), f"{case}: probs")
+            assert_identical(
+                idmatch.sample_class_maps(values, args["points"], samples),
+                idmatch.sample_class_maps(values, points, samples),
+                f"{case}: probs",
+            )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
 @pytest.mark.parametrize("far_rows", [True, False], ids=["rows-far", "columns-far"])
-@pytest.mark.parametrize("n, m", [(2, 3), (3, 2)])
+@pytest.mark.parametrize(("n", "m"), [(2, 3), (3, 2)])
 def test_cost_at_far_offsets(dtype, far_rows, n, m):
     """Assignment problems whose rows (or columns) are far apart: the LSA ops
     and the grouped matching give scipy's answer on the same values."""

@@ -12,7 +12,6 @@ import torch
 
 import idmatch
 import idmatch.reference as reference
-
 from conftest import oracle
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -24,8 +23,11 @@ def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str) ->
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
     actual, expected = actual.cpu(), expected.cpu()
-    same = (actual == expected) | (torch.isnan(actual) & torch.isnan(expected)) if actual.is_floating_point() else (
-        actual == expected)
+    same = (
+        (actual == expected) | (torch.isnan(actual) & torch.isnan(expected))
+        if actual.is_floating_point()
+        else (actual == expected)
+    )
     assert bool(same.all()), f"{what} differs at {torch.nonzero(~same)[:5].tolist()}:\n{actual}\n{expected}"
 
 
@@ -61,7 +63,9 @@ def random_scene(rng: np.random.Generator, map_dtype=torch.float32, point_dtype=
     if n_peaks > 1:  # duplicated peaks: same point, same group
         dup = rng.random(n_peaks) < 0.2
         source = rng.integers(0, n_peaks, n_peaks)
-        same_group = (np.array(samples)[source] == np.array(samples)) & (np.array(channels)[source] == np.array(channels))
+        same_group = (np.array(samples)[source] == np.array(samples)) & (
+            np.array(channels)[source] == np.array(channels)
+        )
         points[dup & same_group] = points[source[dup & same_group]]
     order = rng.permutation(n_peaks)
     peak_points = torch.from_numpy(points[order]).to(point_dtype)
@@ -82,8 +86,13 @@ def test_classify_peaks_from_maps_equals_reference(device, map_dtype):
         expected = reference.classify_peaks_from_maps(*scene)
         index_dtype = [torch.int64, torch.int32, torch.int16][case % 3]
         actual = idmatch.classify_peaks_from_maps(
-            class_maps.to(device), peak_points.to(device), peak_vals.to(device),
-            sample_inds.to(device, index_dtype), channel_inds.to(device, index_dtype), n_channels)
+            class_maps.to(device),
+            peak_points.to(device),
+            peak_vals.to(device),
+            sample_inds.to(device, index_dtype),
+            channel_inds.to(device, index_dtype),
+            n_channels,
+        )
         for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected):
             assert a.device.type == device
             assert_identical(a, e, f"case {case} {name}")
@@ -109,17 +118,26 @@ def test_every_mix_of_peak_dtypes_equals_reference(device, mix):
     point_dtype, vals_dtype, samples_dtype, channels_dtype = mix
     rng = np.random.default_rng(300 + PEAK_DTYPE_MIXES.index(mix))
     for case in range(150):
-        class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(rng, point_dtype=point_dtype)
+        class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(
+            rng, point_dtype=point_dtype
+        )
         peak_vals = peak_vals.to(vals_dtype)
-        expected = reference.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds, channel_inds,
-                                                      n_channels)
+        expected = reference.classify_peaks_from_maps(
+            class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels
+        )
         actual = idmatch.classify_peaks_from_maps(
-            class_maps.to(device), peak_points.to(device), peak_vals.to(device),
-            sample_inds.to(device, samples_dtype), channel_inds.to(device, channels_dtype), n_channels)
+            class_maps.to(device),
+            peak_points.to(device),
+            peak_vals.to(device),
+            sample_inds.to(device, samples_dtype),
+            channel_inds.to(device, channels_dtype),
+            n_channels,
+        )
         for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected):
             assert_identical(a, e, f"case {case} {name}")
-        probs = idmatch.sample_class_maps(class_maps.to(device), peak_points.to(device),
-                                          sample_inds.to(device, samples_dtype))
+        probs = idmatch.sample_class_maps(
+            class_maps.to(device), peak_points.to(device), sample_inds.to(device, samples_dtype)
+        )
         assert_identical(probs, reference.sample_class_maps(class_maps, peak_points, sample_inds), f"case {case} probs")
         if peak_points.shape[0] == 0:
             continue
@@ -132,12 +150,22 @@ def test_every_mix_of_peak_dtypes_equals_reference(device, mix):
         channels[(case + 1) % channels.shape[0]] = n_channels
         points32, vals32 = peak_points.to(torch.float32), peak_vals.to(torch.float32)
         usual = torch.ops.idmatch.classify_peaks_from_maps(
-            class_maps.to(device), torch.stack([points32, points32], 1)[:, 1].to(device), vals32.to(device),
-            samples.to(device), channels.to(device), n_channels)
+            class_maps.to(device),
+            torch.stack([points32, points32], 1)[:, 1].to(device),
+            vals32.to(device),
+            samples.to(device),
+            channels.to(device),
+            n_channels,
+        )
         points64, vals64 = points32.double(), vals32.double()
         mixed = torch.ops.idmatch.classify_peaks_from_maps(
-            class_maps.to(device), torch.stack([points64, points64], 1)[:, 1].to(device), vals64.to(device),
-            samples.to(device, samples_dtype), channels.to(device, channels_dtype), n_channels)
+            class_maps.to(device),
+            torch.stack([points64, points64], 1)[:, 1].to(device),
+            vals64.to(device),
+            samples.to(device, samples_dtype),
+            channels.to(device, channels_dtype),
+            n_channels,
+        )
         for name, a, e in zip(["points", "point_vals"], mixed[:2], usual[:2]):
             assert_identical(a, e.double(), f"case {case} raw {name}")
         for name, a, e in zip(["class_probs", "class_inds", "status", "problems"], mixed[2:], usual[2:]):
@@ -154,10 +182,12 @@ def test_group_class_peaks_and_sampling_equal_reference(device):
         probs = idmatch.sample_class_maps(class_maps.to(device), peak_points.to(device), sample_inds.to(device))
         assert_identical(probs, reference.sample_class_maps(class_maps, peak_points, sample_inds), f"case {case}")
         n_samples = class_maps.shape[0]
-        peak_inds, class_inds = idmatch.group_class_peaks(probs, sample_inds.to(device), channel_inds.to(device),
-                                                          n_samples, n_channels)
-        expected_peaks, expected_classes = reference.group_class_peaks(probs.cpu(), sample_inds, channel_inds,
-                                                                       n_samples, n_channels)
+        peak_inds, class_inds = idmatch.group_class_peaks(
+            probs, sample_inds.to(device), channel_inds.to(device), n_samples, n_channels
+        )
+        expected_peaks, expected_classes = reference.group_class_peaks(
+            probs.cpu(), sample_inds, channel_inds, n_samples, n_channels
+        )
         assert peak_inds.device.type == device
         assert_identical(peak_inds, expected_peaks, f"case {case} peak_inds")
         assert_identical(class_inds, expected_classes, f"case {case} class_inds")
@@ -186,11 +216,13 @@ def test_raw_match_op_is_the_grouped_reference():
     for case in range(300):
         class_maps, peak_points, _, sample_inds, channel_inds, n_channels = random_scene(rng)
         probs = reference.sample_class_maps(class_maps, peak_points, sample_inds)
-        class_inds, status = torch.ops.idmatch.match_peaks_to_classes(probs, sample_inds, channel_inds,
-                                                                      class_maps.shape[0], n_channels)
+        class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
+            probs, sample_inds, channel_inds, class_maps.shape[0], n_channels
+        )
         assert status.shape == (class_maps.shape[0], n_channels) and bool((status == 0).all())
-        expected_peaks, expected_classes = reference.group_class_peaks(probs, sample_inds, channel_inds,
-                                                                       class_maps.shape[0], n_channels)
+        expected_peaks, expected_classes = reference.group_class_peaks(
+            probs, sample_inds, channel_inds, class_maps.shape[0], n_channels
+        )
         expected = torch.full((probs.shape[0],), -1, dtype=torch.int64)
         expected[expected_peaks] = expected_classes
         assert_identical(class_inds, expected, f"case {case}")
@@ -199,8 +231,9 @@ def test_raw_match_op_is_the_grouped_reference():
 def test_zero_peaks_give_all_nan_outputs():
     class_maps = torch.rand(2, 3, 5, 5)
     empty = torch.empty(0, dtype=torch.int64)
-    points, vals, probs = idmatch.classify_peaks_from_maps(class_maps, torch.empty(0, 2), torch.empty(0), empty,
-                                                           empty, 4)
+    points, vals, probs = idmatch.classify_peaks_from_maps(
+        class_maps, torch.empty(0, 2), torch.empty(0), empty, empty, 4
+    )
     assert points.shape == (2, 3, 4, 2) and vals.shape == (2, 3, 4) and probs.shape == (2, 3, 4)
     assert bool(torch.isnan(points).all() and torch.isnan(vals).all() and torch.isnan(probs).all())
     peak_inds, class_inds = idmatch.group_class_peaks(torch.empty(0, 3), empty, empty, 2, 4)
@@ -219,8 +252,9 @@ def test_many_samples_few_peaks():
     expected = torch.tensor([[9.0, 25.0], [3.0, 19.0], [float("nan"), float("nan")]])
     assert_identical(probs, expected, "probs")
     # No channel, no group: nothing to sample or match, whatever n_samples.
-    outputs = torch.ops.idmatch.classify_peaks_from_maps(huge, points[:2], torch.rand(2), samples[:2],
-                                                         torch.zeros(2, dtype=torch.int64), 0)
+    outputs = torch.ops.idmatch.classify_peaks_from_maps(
+        huge, points[:2], torch.rand(2), samples[:2], torch.zeros(2, dtype=torch.int64), 0
+    )
     assert outputs[0].shape == (2**40, 2, 0, 2) and outputs[3].tolist() == [-3, -3] and int(outputs[5]) == 2
 
 
@@ -229,14 +263,14 @@ def test_non_contiguous_inputs():
     class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(rng)
     while peak_points.shape[0] < 3:
         class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = random_scene(rng)
-    expected = reference.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds, channel_inds,
-                                                  n_channels)
+    expected = reference.classify_peaks_from_maps(
+        class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels
+    )
     maps_view = class_maps.permute(0, 1, 3, 2).contiguous().permute(0, 1, 3, 2)  # same values, other strides
     points_view = peak_points.t().contiguous().t()
     vals_view = torch.stack([peak_vals, peak_vals], 1)[:, 1]
     samples_view = torch.stack([sample_inds, sample_inds], 1)[:, 0]
-    actual = idmatch.classify_peaks_from_maps(maps_view, points_view, vals_view, samples_view, channel_inds,
-                                              n_channels)
+    actual = idmatch.classify_peaks_from_maps(maps_view, points_view, vals_view, samples_view, channel_inds, n_channels)
     for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected):
         assert_identical(a, e, name)
 
@@ -253,9 +287,34 @@ def test_half_to_even_rounding_and_clamping():
 # Coordinates on which rounding and clamping decide: .5 boundaries on both
 # sides of 0 and of the last pixel, signed zeros, subnormals, infinities,
 # NaN, and float32 values too large for int32.
-HARD_COORDINATES = [-2.5, -1.5, -0.5, -0.0, 0.0, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 0.49999997, 1.4999999,
-                    1e-45, -1e-45, 3.0, 4.0, 2.0**23 + 1, 2.0**24, 2.0**31, -(2.0**31), 3.4028235e38,
-                    float("inf"), float("-inf"), float("nan")]
+HARD_COORDINATES = [
+    -2.5,
+    -1.5,
+    -0.5,
+    -0.0,
+    0.0,
+    0.5,
+    1.5,
+    2.5,
+    3.5,
+    4.5,
+    5.5,
+    6.5,
+    0.49999997,
+    1.4999999,
+    1e-45,
+    -1e-45,
+    3.0,
+    4.0,
+    2.0**23 + 1,
+    2.0**24,
+    2.0**31,
+    -(2.0**31),
+    3.4028235e38,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+]
 HARD_PAIRS = torch.tensor([[x, y] for x in HARD_COORDINATES for y in HARD_COORDINATES], dtype=torch.float32)
 LANES = 8  # peaks per step of the CPU's AVX-512 pixel pass
 
@@ -296,8 +355,11 @@ def check_every_pair_in_every_lane(class_maps: torch.Tensor, layout: str) -> Non
     for shift in range(LANES):
         points = points_in_layout(pairs_shifted(shift), layout)
         samples = torch.zeros(points.shape[0], dtype=torch.int64)
-        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
-                         expected_probs(class_maps, points, samples), f"probs (shift {shift})")
+        assert_identical(
+            torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
+            expected_probs(class_maps, points, samples),
+            f"probs (shift {shift})",
+        )
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 5, 7), (1, 2, 1, 6), (1, 1, 7, 1)])
@@ -314,12 +376,12 @@ def test_hard_coordinates_in_every_lane(shape, layout):
     rng = np.random.default_rng(12)
     maps = torch.from_numpy(rng.random((3,) + shape[1:])).float()
     for num_peaks in range(0, 2 * LANES + 2):
-        points = points_in_layout(HARD_PAIRS[torch.from_numpy(rng.integers(0, HARD_PAIRS.shape[0], num_peaks))],
-                                  layout)
+        points = points_in_layout(HARD_PAIRS[torch.from_numpy(rng.integers(0, HARD_PAIRS.shape[0], num_peaks))], layout)
         samples = torch.from_numpy(rng.integers(0, 3, num_peaks))
         expected = expected_probs(maps, points, samples)
         _, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
-            maps, points, torch.zeros(num_peaks), samples, torch.arange(num_peaks), num_peaks)
+            maps, points, torch.zeros(num_peaks), samples, torch.arange(num_peaks), num_peaks
+        )
         for p in range(num_peaks):
             if bool(torch.isnan(expected[p]).any()):
                 assert int(class_inds[p]) == -1
@@ -330,8 +392,7 @@ def test_hard_coordinates_in_every_lane(shape, layout):
 def run_child(script: str, *args: str, env=None) -> subprocess.CompletedProcess:
     """Runs a Python script in a child process (a fault or a trap fails the
     test with a message instead of killing the suite)."""
-    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def assert_child_ok(result: subprocess.CompletedProcess, what: str) -> None:
@@ -366,8 +427,10 @@ torch.save(results, sys.argv[1])
 """
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
-                    reason="glibc's fenv on x86-64 through ctypes")
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+    reason="glibc's fenv on x86-64 through ctypes",
+)
 def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     """torch.round follows the current rounding mode, and so do both pixel
     paths: the AVX-512 pass (default) and the core's (IDMATCH_CPU_SOLVER=
@@ -375,8 +438,10 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     the four rounding modes, with subnormals flushed (torch.set_flush_denormal)
     and not, with the invalid-operation exception trapped. Child processes:
     the solver choice is read once per process, and a trap is a crash."""
-    script = (f"inf, nan = float('inf'), float('nan')\nHARD = {HARD_COORDINATES!r}\nLANES = {LANES}\n"
-              + PIXELS_UNDER_FLOAT_MODES)
+    script = (
+        f"inf, nan = float('inf'), float('nan')\nHARD = {HARD_COORDINATES!r}\nLANES = {LANES}\n"
+        + PIXELS_UNDER_FLOAT_MODES
+    )
     outputs = {}
     for solver in ("default", "portable"):
         env = dict(os.environ)
@@ -445,15 +510,18 @@ for peaks, (maps, points, vals, samples, channels, probs, cost, offsets) in inva
     matched = torch.ops.idmatch.match_peaks_to_classes(probs, samples, channels, 2, 1)
     ragged = torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, False)
     results[peaks] = (fused[4], matched[1], ragged[1])
-results["stale"] = torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples, torch.zeros(15, dtype=torch.int64), 2, 1)
+stale_channels = torch.zeros(15, dtype=torch.int64)
+results["stale"] = torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples, stale_channels, 2, 1)
 results["valid"] = [torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, False) for cost, offsets in valid]
 libm.fedisableexcept(FE_INVALID)
 torch.save((results, valid, stale_probs, stale_samples), sys.argv[1])
 """
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
-                    reason="glibc's fenv on x86-64 through ctypes")
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+    reason="glibc's fenv on x86-64 through ctypes",
+)
 @pytest.mark.parametrize("solver", ["default", "portable"])
 def test_ops_raise_no_fp_exception(tmp_path, solver):
     """With the invalid-operation exception trapped (a SIGFPE on any
@@ -477,16 +545,17 @@ def test_ops_raise_no_fp_exception(tmp_path, solver):
         assert matched.tolist() == [[0], [1]], f"{peaks} peaks: match statuses"
         assert ragged.tolist() == [1, 1], f"{peaks} peaks: ragged statuses"
     zeros = torch.zeros(15, dtype=torch.int64)
-    for got, want in zip(results["stale"], torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples,
-                                                                                    zeros, 2, 1)):
+    for got, want in zip(
+        results["stale"], torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples, zeros, 2, 1)
+    ):
         assert got.tolist() == want.tolist(), "the group after a refused one"
     assert results["stale"][1].tolist() == [[1], [0]]
     for (cost, offsets), (col_for_row, status) in zip(valid, results["valid"]):
         for s in range(offsets.shape[0] - 1):
-            answer = oracle(cost[offsets[s]:offsets[s + 1]])  # ok or infeasible
+            answer = oracle(cost[offsets[s] : offsets[s + 1]])  # ok or infeasible
             assert int(status[s]) == answer.status, f"problem {s} of {tuple(cost.shape)}: status {int(status[s])}"
             if answer.ok:
-                assert col_for_row[offsets[s]:offsets[s + 1]].tolist() == answer.col_for_row.tolist(), f"problem {s}"
+                assert col_for_row[offsets[s] : offsets[s + 1]].tolist() == answer.col_for_row.tolist(), f"problem {s}"
 
 
 def test_points_of_stride_zero():
@@ -495,8 +564,11 @@ def test_points_of_stride_zero():
     for pair in HARD_PAIRS:
         points = pair.expand(LANES + 3, 2)
         samples = torch.zeros(LANES + 3, dtype=torch.int64)
-        assert_identical(torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
-                         expected_probs(class_maps, points, samples), f"probs at {pair.tolist()}")
+        assert_identical(
+            torch.ops.idmatch.sample_class_maps(class_maps, points, samples),
+            expected_probs(class_maps, points, samples),
+            f"probs at {pair.tolist()}",
+        )
 
 
 def test_maps_taller_than_float32_counts_exactly():
@@ -510,8 +582,11 @@ def test_maps_taller_than_float32_counts_exactly():
         ys = [height - 1.0, height - 0.5, float(height), 2.0**25, 3.4028235e38, float("inf")]
         points = torch.tensor([[0.0, y] for y in ys], dtype=torch.float32)
         samples = torch.zeros(len(ys), dtype=torch.int64)
-        assert_identical(torch.ops.idmatch.sample_class_maps(maps, points, samples),
-                         maps[0, :, height - 1, 0].expand(len(ys), 1), f"probs with {height} rows")
+        assert_identical(
+            torch.ops.idmatch.sample_class_maps(maps, points, samples),
+            maps[0, :, height - 1, 0].expand(len(ys), 1),
+            f"probs with {height} rows",
+        )
 
 
 GUARDED_POINTS = """
@@ -558,8 +633,14 @@ def test_errors_name_the_argument(device):
     channels = torch.tensor([0, 0, 1, 1, 2], device=device)
 
     def classify(**changes):
-        args = dict(class_maps=maps, peak_points=points, peak_vals=vals, peak_sample_inds=samples,
-                    peak_channel_inds=channels, n_channels=3)
+        args = dict(
+            class_maps=maps,
+            peak_points=points,
+            peak_vals=vals,
+            peak_sample_inds=samples,
+            peak_channel_inds=channels,
+            n_channels=3,
+        )
         args.update(changes)
         return idmatch.classify_peaks_from_maps(**args)
 
@@ -616,12 +697,14 @@ def test_raw_ops_report_instead_of_raising():
     probs = torch.ops.idmatch.sample_class_maps(maps, points, samples)
     assert bool(torch.isnan(probs[1:]).all()) and not bool(torch.isnan(probs[0]).any())
     _, _, _, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
-        maps, points, torch.rand(4), samples, channels, 2)
+        maps, points, torch.rand(4), samples, channels, 2
+    )
     assert class_inds.tolist() == [-1, -1, -2, -2]  # group (0, 0) holds a NaN row
     assert status.tolist() == [[1, 0], [0, 0]]
     assert int(problems) == 3  # two ignored peaks and one failed group
-    class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(torch.rand(3, 2), torch.tensor([0, 0, 1]),
-                                                             torch.tensor([0, 9, -1]), 2, 2)
+    class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(
+        torch.rand(3, 2), torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
+    )
     assert class_inds.tolist()[1:] == [-3, -3]
 
 
@@ -646,21 +729,44 @@ def test_full_scene_fills_every_slot():
 
 
 @pytest.mark.parametrize(
-    "op, make_args",
+    ("op", "make_args"),
     [
         ("sample_class_maps", lambda: (torch.rand(2, 3, 5, 4), torch.rand(6, 2) * 5, torch.tensor([0, 1, 1, 0, 1, 0]))),
-        ("sample_class_maps",
-         lambda: (torch.rand(2, 4, 3, 5).transpose(2, 3), torch.rand(2, 6).t() * 5, torch.tensor([1, 0, 1, 0, 1, 1]))),
-        ("match_peaks_to_classes",
-         lambda: (torch.rand(6, 3), torch.tensor([0, 1, 1, 0, 1, 0]), torch.tensor([0, 0, 1, 1, 1, 0]), 2, 2)),
-        ("match_peaks_to_classes",
-         lambda: (torch.rand(6, 3, dtype=torch.float16), torch.tensor([0, 1, 1, 0, 1, 0], dtype=torch.int32),
-                  torch.tensor([0, 0, 1, 1, 1, 0], dtype=torch.int32), 2, 2)),
+        (
+            "sample_class_maps",
+            lambda: (
+                torch.rand(2, 4, 3, 5).transpose(2, 3),
+                torch.rand(2, 6).t() * 5,
+                torch.tensor([1, 0, 1, 0, 1, 1]),
+            ),
+        ),
+        (
+            "match_peaks_to_classes",
+            lambda: (torch.rand(6, 3), torch.tensor([0, 1, 1, 0, 1, 0]), torch.tensor([0, 0, 1, 1, 1, 0]), 2, 2),
+        ),
+        (
+            "match_peaks_to_classes",
+            lambda: (
+                torch.rand(6, 3, dtype=torch.float16),
+                torch.tensor([0, 1, 1, 0, 1, 0], dtype=torch.int32),
+                torch.tensor([0, 0, 1, 1, 1, 0], dtype=torch.int32),
+                2,
+                2,
+            ),
+        ),
         ("classify_peaks_from_maps", lambda: full_scene()),
         ("classify_peaks_from_maps", lambda: full_scene(torch.float64, n_samples=3, n_classes=2, n_channels=4)),
-        ("classify_peaks_from_maps",
-         lambda: (torch.rand(2, 3, 5, 4), torch.empty(0, 2), torch.empty(0), torch.empty(0, dtype=torch.int64),
-                  torch.empty(0, dtype=torch.int64), 0)),
+        (
+            "classify_peaks_from_maps",
+            lambda: (
+                torch.rand(2, 3, 5, 4),
+                torch.empty(0, 2),
+                torch.empty(0),
+                torch.empty(0, dtype=torch.int64),
+                torch.empty(0, dtype=torch.int64),
+                0,
+            ),
+        ),
     ],
 )
 def test_opcheck(op, make_args):

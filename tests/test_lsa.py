@@ -188,9 +188,7 @@ def test_random_batched(device, float_dtype, maximize):
         batch_shape = BATCH_SHAPES[rng.integers(0, len(BATCH_SHAPES))]
         shape = random_shape(rng)
         # A rarer invalid entry per problem keeps most batches solvable.
-        problems = [
-            random_cost(rng, float_dtype, maximize, shape, invalid_probability=0.01) for _ in range(BATCH_SIZE)
-        ]
+        problems = [random_cost(rng, float_dtype, maximize, shape, invalid_probability=0.01) for _ in range(BATCH_SIZE)]
         compared += check_batched(torch.stack(problems).reshape(batch_shape + shape), maximize, device)
     assert compared == BATCHED_CALLS * BATCH_SIZE
 
@@ -230,7 +228,7 @@ def test_random_cases_cover_every_outcome():
 
 
 @pytest.mark.parametrize(
-    "dtype,kind,maximize",
+    ("dtype", "kind", "maximize"),
     [(torch.float32, "uniform", False), (torch.float64, "saturated", True), (torch.float16, "ties012", False)],
     ids=["float32-uniform-min", "float64-saturated-max", "float16-ties-min"],
 )
@@ -303,7 +301,9 @@ def test_cpu_small_solver_follows_cpu_and_setting():
     assert cpu_small_solver_enabled() == expected
 
 
-EXTREME_VALUES = np.array([1.7976931348623157e308, 1e308, 8e307, 1.0, 0.0, -1.0, -8e307, -1e308, -1.7976931348623157e308, np.inf])
+EXTREME_VALUES = np.array(
+    [1.7976931348623157e308, 1e308, 8e307, 1.0, 0.0, -1.0, -8e307, -1e308, -1.7976931348623157e308, np.inf]
+)
 
 
 @MAXIMIZE
@@ -372,9 +372,7 @@ def test_thread_count_does_not_change_results(num_cols):
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results.append(
-                (raw_op()(cost, offsets, False), idmatch.linear_sum_assignment(big, maximize=True))
-            )
+            results.append((raw_op()(cost, offsets, False), idmatch.linear_sum_assignment(big, maximize=True)))
     finally:
         torch.set_num_threads(before)
     ((col1, status1), (row1, big1)), ((col2, status2), (row2, big2)) = results
@@ -480,7 +478,7 @@ def test_batched_empty(device, float_dtype, shape):
 
 
 @pytest.mark.parametrize(
-    "num_rows,num_cols,offsets",
+    ("num_rows", "num_cols", "offsets"),
     [(0, 0, [0]), (0, 4, [0]), (0, 4, [0, 0, 0]), (3, 4, [1]), (6, 0, [0, 2, 5]), (6, 0, [1, 1, 6]), (4, 3, [2, 2, 2])],
 )
 def test_ragged_empty(device, float_dtype, num_rows, num_cols, offsets):

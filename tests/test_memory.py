@@ -25,7 +25,6 @@ import pytest
 import torch
 
 import idmatch
-
 from conftest import under_asan
 
 MiB = 1 << 20
@@ -193,8 +192,17 @@ def match_model_bytes(peaks: int, groups: int, classes: int, largest_group: int,
     return outputs + sort + threads * solver_workspace_bytes(largest_group, classes)
 
 
-def classify_model_bytes(peaks: int, samples: int, classes: int, channels: int, largest_group: int, threads: int,
-                         map_size: int, point_size: int, val_size: int) -> int:
+def classify_model_bytes(
+    peaks: int,
+    samples: int,
+    classes: int,
+    channels: int,
+    largest_group: int,
+    threads: int,
+    map_size: int,
+    point_size: int,
+    val_size: int,
+) -> int:
     """classify_peaks_from_maps: the sampled probabilities (P x C in the maps'
     dtype), matching as match_peaks_to_classes, and the instance outputs
     points, point_vals and class_probs (S x C x n_channels)."""
@@ -243,7 +251,10 @@ def test_large_match_peaks_to_classes():
     params = dict(peaks=TEN_MILLION, samples=1000, channels=10, classes=5)
     measured = _run_large_case("match", **params)
     model = match_model_bytes(
-        params["peaks"], params["samples"] * params["channels"], params["classes"], measured["largest_group"],
+        params["peaks"],
+        params["samples"] * params["channels"],
+        params["classes"],
+        measured["largest_group"],
         measured["threads"],
     )
     _check_bound("match_peaks_to_classes, 10M peaks", measured, model)
@@ -255,8 +266,15 @@ def test_large_classify_peaks_from_maps():
     params = dict(peaks=TEN_MILLION, samples=100, channels=50, classes=5, size=64)
     measured = _run_large_case("classify", **params)
     model = classify_model_bytes(
-        params["peaks"], params["samples"], params["classes"], params["channels"], measured["largest_group"],
-        measured["threads"], map_size=4, point_size=4, val_size=4,
+        params["peaks"],
+        params["samples"],
+        params["classes"],
+        params["channels"],
+        measured["largest_group"],
+        measured["threads"],
+        map_size=4,
+        point_size=4,
+        val_size=4,
     )
     _check_bound("classify_peaks_from_maps, 10M peaks", measured, model)
 
@@ -316,8 +334,9 @@ def _child(case: str, params: dict) -> dict:
     peak = peak_resident_bytes()
     del outputs
     largest = None if case == "lsa" else _largest_group(sample_inds, channel_inds, channels)
-    return dict(before=before, peak_before=peak_before, peak=peak,
-                threads=torch.get_num_threads(), largest_group=largest)
+    return dict(
+        before=before, peak_before=peak_before, peak=peak, threads=torch.get_num_threads(), largest_group=largest
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ conftest.py; HYPOTHESIS_PROFILE=ci for the long run).
 """
 
 import math
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import pytest
@@ -39,14 +39,38 @@ NAN = math.nan
 # Finite values at the edges of every floating format, and values that
 # round differently in each (the oracle sees them after the conversion).
 FINITE_SPECIAL = [
-    0.0, -0.0, 1.0, -1.0, 0.5, 1.5, 2.5, -2.5,
-    1e300, -1e300, 1e-300, -1e-300,
-    5e-324, -5e-324, 1e-310, 2.2250738585072014e-308,  # float64 subnormals, smallest normal
-    1.7976931348623157e308, -1.7976931348623157e308,  # float64 max
-    3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45, 1.1754943508222875e-38,  # float32
-    65504.0, -65504.0, 65520.0, 5.960464477539063e-08, 6.103515625e-05,  # float16 max, overflow, subnormal
-    3.3895313892515355e38, 9.183549615799121e-41,  # bfloat16 max and subnormal
-    1.0000000000000002, 0.9999999999999999, 1.0 + 2.0**-30,  # near-ties in float64 only
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    1.5,
+    2.5,
+    -2.5,
+    1e300,
+    -1e300,
+    1e-300,
+    -1e-300,
+    5e-324,
+    -5e-324,
+    1e-310,
+    2.2250738585072014e-308,  # float64 subnormals, smallest normal
+    1.7976931348623157e308,
+    -1.7976931348623157e308,  # float64 max
+    3.4028234663852886e38,
+    -3.4028234663852886e38,
+    1.401298464324817e-45,
+    1.1754943508222875e-38,  # float32
+    65504.0,
+    -65504.0,
+    65520.0,
+    5.960464477539063e-08,
+    6.103515625e-05,  # float16 max, overflow, subnormal
+    3.3895313892515355e38,
+    9.183549615799121e-41,  # bfloat16 max and subnormal
+    1.0000000000000002,
+    0.9999999999999999,
+    1.0 + 2.0**-30,  # near-ties in float64 only
 ]
 NONFINITE = [INF, -INF, NAN]
 
@@ -85,7 +109,9 @@ LAYOUTS = ("contiguous", "reversed", "transposed", "stepped", "expand_first", "e
 # Mostly tiny, where shrinking works best; sometimes up to 17, so that every
 # style meets both of the CPU small solver's column blocks (up to 8 and up to
 # 16 columns) and the shared core beyond it.
-SHAPES_2D = st.one_of(st.tuples(st.integers(0, 7), st.integers(0, 7)), st.tuples(st.integers(0, 17), st.integers(0, 17)))
+SHAPES_2D = st.one_of(
+    st.tuples(st.integers(0, 7), st.integers(0, 7)), st.tuples(st.integers(0, 17), st.integers(0, 17))
+)
 
 
 # ---------------------------------------------------------------------------
@@ -164,7 +190,8 @@ def assert_same_error(actual, expected_type, expected_message: Optional[str], co
     event(f"raises {expected_type.__name__}")
     assert actual[0] == "error", f"expected {expected_type.__name__}({expected_message!r}), got a result\n{context}"
     assert actual[1] is expected_type, (
-        f"{actual[1].__name__}({actual[2]!r}) instead of {expected_type.__name__}\n{context}")
+        f"{actual[1].__name__}({actual[2]!r}) instead of {expected_type.__name__}\n{context}"
+    )
     if expected_message is not None:
         assert actual[2] == expected_message, f"message {actual[2]!r} instead of {expected_message!r}\n{context}"
 
@@ -175,7 +202,8 @@ def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str, de
     assert isinstance(actual, torch.Tensor), f"{what}: {type(actual)}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     assert tuple(actual.shape) == tuple(expected.shape), (
-        f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}")
+        f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    )
     if device is not None:
         assert actual.device.type == torch.device(device).type, f"{what}: on {actual.device}"
     a, e = cpu_copy(actual), cpu_copy(expected)
@@ -325,8 +353,9 @@ def test_batch_linear_sum_assignment(device, case):
         assert_same_error(actual, ValueError, message, context)
         return
     assert actual[0] == "ok", f"scipy solves every problem, idmatch raised {actual[2]!r}\n{context}"
-    want = torch.tensor(np.array([answer.col_for_row for answer in expected]).reshape(batch_shape + (n,)),
-                        dtype=torch.int64)
+    want = torch.tensor(
+        np.array([answer.col_for_row for answer in expected]).reshape(batch_shape + (n,)), dtype=torch.int64
+    )
     assert_identical(actual[1], want, f"col_for_row\n{context}", device)
 
 
@@ -357,16 +386,17 @@ def test_ragged_linear_sum_assignment(device, case):
         offsets_view = strided_like(offsets_view, "stepped")
     bounds = offsets.tolist()
     values = cpu_copy(view)
-    expected = [oracle(values[bounds[s]:bounds[s + 1]], maximize) for s in range(len(bounds) - 1)]
+    expected = [oracle(values[bounds[s] : bounds[s + 1]], maximize) for s in range(len(bounds) - 1)]
     context = f"maximize={maximize} layout={layout} offsets={bounds}\n{describe_tensor('cost', view)}"
 
     col_for_row, status = torch.ops.idmatch.ragged_linear_sum_assignment(view, offsets_view.to(torch.int64), maximize)
     want_rows = np.full(values.shape[0], -1, dtype=np.int64)
     for s, answer in enumerate(expected):
         if answer.ok:
-            want_rows[bounds[s]:bounds[s + 1]] = answer.col_for_row
-    assert_identical(status, torch.tensor([answer.status for answer in expected], dtype=torch.int32),
-                     f"status\n{context}", device)
+            want_rows[bounds[s] : bounds[s + 1]] = answer.col_for_row
+    assert_identical(
+        status, torch.tensor([answer.status for answer in expected], dtype=torch.int32), f"status\n{context}", device
+    )
     assert_identical(col_for_row, torch.from_numpy(want_rows), f"raw col_for_row\n{context}", device)
 
     actual = outcome(idmatch.ragged_linear_sum_assignment, view, offsets_view, maximize)
@@ -384,8 +414,26 @@ def test_ragged_linear_sum_assignment(device, case):
 COORDINATES = st.one_of(
     st.floats(-3.0, 9.0),
     st.integers(-2, 8).map(lambda k: k + 0.5),  # half to even decides
-    st.sampled_from([INF, -INF, 1e300, -1e300, 65504.0, -65504.0, 1e-300, 5e-324, -0.0, 0.49999999999999994,
-                     2.5, 3.5, 1e10, -1e10, float(2**31), float(2**63)]),
+    st.sampled_from(
+        [
+            INF,
+            -INF,
+            1e300,
+            -1e300,
+            65504.0,
+            -65504.0,
+            1e-300,
+            5e-324,
+            -0.0,
+            0.49999999999999994,
+            2.5,
+            3.5,
+            1e10,
+            -1e10,
+            float(2**31),
+            float(2**63),
+        ]
+    ),
 )
 
 
@@ -412,12 +460,14 @@ def scenes(draw, allow_nan_points=True):
     map_dtype, point_dtype, val_dtype = (draw(st.sampled_from(FLOAT_DTYPES)) for _ in range(3))
     index_dtype = draw(st.sampled_from(INDEX_DTYPES))
     maps = draw(class_maps_values((n_samples, n_classes, height, width)))
-    coordinates = st.one_of(COORDINATES, st.just(NAN)) if allow_nan_points and draw(st.integers(0, 5)) == 0 else (
-        COORDINATES)
+    coordinates = (
+        st.one_of(COORDINATES, st.just(NAN)) if allow_nan_points and draw(st.integers(0, 5)) == 0 else (COORDINATES)
+    )
     points = draw(arrays(np.float64, (n_peaks, 2), elements=coordinates))
     if n_peaks > 1:  # duplicated peaks
-        for target, source in draw(st.lists(st.tuples(st.integers(0, n_peaks - 1), st.integers(0, n_peaks - 1)),
-                                            max_size=3)):
+        for target, source in draw(
+            st.lists(st.tuples(st.integers(0, n_peaks - 1), st.integers(0, n_peaks - 1)), max_size=3)
+        ):
             points[target] = points[source]
     vals = draw(arrays(np.float64, (n_peaks,), elements=st.one_of(ELEMENTS["unit"], st.sampled_from(NONFINITE))))
     samples = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, n_samples - 1)))
@@ -444,8 +494,9 @@ def describe_scene(views, n_channels) -> str:
     return "\n".join([f"n_channels={n_channels}"] + [describe_tensor(name, t) for name, t in views.items()])
 
 
-def first_failing_group(probs: torch.Tensor, samples: torch.Tensor, channels: torch.Tensor, n_samples: int,
-                        n_channels: int) -> Optional[Tuple[int, int, str]]:
+def first_failing_group(
+    probs: torch.Tensor, samples: torch.Tensor, channels: torch.Tensor, n_samples: int, n_channels: int
+) -> Optional[Tuple[int, int, str]]:
     """The first (sample, channel) group, in the reference's loop order, on
     which scipy raises, and scipy's message."""
     for sample in range(n_samples):
@@ -524,8 +575,14 @@ def test_group_class_peaks(device, case):
     views, cpu = place(tensors, layouts, device)
     probs, samples, channels = cpu["peak_class_probs"], cpu["peak_sample_inds"], cpu["peak_channel_inds"]
     context = f"n_samples={n_samples}\n" + describe_scene(views, n_channels)
-    actual = outcome(idmatch.group_class_peaks, views["peak_class_probs"], views["peak_sample_inds"],
-                     views["peak_channel_inds"], n_samples, n_channels)
+    actual = outcome(
+        idmatch.group_class_peaks,
+        views["peak_class_probs"],
+        views["peak_sample_inds"],
+        views["peak_channel_inds"],
+        n_samples,
+        n_channels,
+    )
     expected = outcome(reference.group_class_peaks, probs, samples, channels, n_samples, n_channels)
     if expected[0] == "error":
         assert expected[1] is ValueError, expected
@@ -561,8 +618,7 @@ def test_classify_peaks_from_maps(device, scene):
     if expected[0] == "error":
         assert expected[1] is ValueError, expected
         probs = reference.sample_class_maps(cpu["class_maps"], cpu["peak_points"], cpu["peak_sample_inds"])
-        failure = first_failing_group(probs, cpu["peak_sample_inds"], cpu["peak_channel_inds"], n_samples,
-                                      n_channels)
+        failure = first_failing_group(probs, cpu["peak_sample_inds"], cpu["peak_channel_inds"], n_samples, n_channels)
         assert failure is not None and failure[2] == expected[2]
         assert_same_error(actual, ValueError, group_message("class_maps", failure), context)
         return
@@ -602,8 +658,7 @@ def test_get_class_inds_from_vectors(device, case):
 
 WILD_INDEX = st.one_of(
     st.integers(-2, 4),
-    st.sampled_from([2**31 - 1, 2**31, 2**31 + 5, 2**32, 2**40, 2**63 - 1, -(2**31), -(2**31) - 5, -(2**40),
-                     -(2**63)]),
+    st.sampled_from([2**31 - 1, 2**31, 2**31 + 5, 2**32, 2**40, 2**63 - 1, -(2**31), -(2**31) - 5, -(2**40), -(2**63)]),
 )
 
 
@@ -617,8 +672,9 @@ def wild_scenes(draw):
     return tensors, layouts, n_channels
 
 
-def expected_match(probs: torch.Tensor, samples: torch.Tensor, channels: torch.Tensor, n_samples: int,
-                   n_channels: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def expected_match(
+    probs: torch.Tensor, samples: torch.Tensor, channels: torch.Tensor, n_samples: int, n_channels: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """class_inds and status of match_peaks_to_classes, from scipy per group."""
     class_inds = torch.full((probs.shape[0],), -1, dtype=torch.int64)
     samples, channels = samples.long(), channels.long()
@@ -657,8 +713,9 @@ def test_raw_identity_ops_report_out_of_range_indices(device, scene):
     assert_identical(probs, want_probs, f"probs\n{context}", device)
 
     want_inds, want_status = expected_match(want_probs, samples, channels, n_samples, n_channels)
-    class_inds, status = torch.ops.idmatch.match_peaks_to_classes(probs, views["peak_sample_inds"],
-                                                                  views["peak_channel_inds"], n_samples, n_channels)
+    class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
+        probs, views["peak_sample_inds"], views["peak_channel_inds"], n_samples, n_channels
+    )
     assert_identical(class_inds, want_inds, f"match class_inds\n{context}", device)
     assert_identical(status, want_status, f"match status\n{context}", device)
 
@@ -677,6 +734,7 @@ def test_raw_identity_ops_report_out_of_range_indices(device, scene):
         want_points[slot] = cpu["peak_points"][peak]
         want_vals[slot] = cpu["peak_vals"][peak]
         want_class_probs[slot] = want_probs[peak, slot[1]]
-    for what, got, want in zip(("points", "point_vals", "class_probs"), outputs[:3],
-                               (want_points, want_vals, want_class_probs)):
+    for what, got, want in zip(
+        ("points", "point_vals", "class_probs"), outputs[:3], (want_points, want_vals, want_class_probs)
+    ):
         assert_identical(got, want, f"classify {what}\n{context}", device)

@@ -17,9 +17,7 @@ def main(keys) -> int:
     if not ops:
         print("no idmatch ops are registered")
         return 1
-    missing = [
-        (op, key) for op in ops for key in keys if not torch._C._dispatch_has_kernel_for_dispatch_key(op, key)
-    ]
+    missing = [(op, key) for op in ops for key in keys if not torch._C._dispatch_has_kernel_for_dispatch_key(op, key)]
     for op in ops:
         print(f"{op}: " + ", ".join(f"{key} {'missing' if (op, key) in missing else 'ok'}" for key in keys))
     if missing:

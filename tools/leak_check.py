@@ -25,8 +25,7 @@ def _leak_check():
 def pytest_configure(config):
     if _leak_check() is None:
         raise pytest.UsageError(
-            "-p leak_check needs the LeakSanitizer runtime in the process: run pytest through "
-            "tools/run_sanitized.sh"
+            "-p leak_check needs the LeakSanitizer runtime in the process: run pytest through tools/run_sanitized.sh"
         )
 
 

@@ -101,22 +101,33 @@ struct StridedScalars {
   IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
-      case ScalarKind::kFloat64: return *reinterpret_cast<const double*>(a);
-      case ScalarKind::kFloat32: return *reinterpret_cast<const float*>(a);
-      case ScalarKind::kFloat16: return static_cast<float>(*reinterpret_cast<const c10::Half*>(a));
-      case ScalarKind::kBFloat16: return static_cast<float>(*reinterpret_cast<const c10::BFloat16*>(a));
-      default: return static_cast<double>(as_int64(i));
+      case ScalarKind::kFloat64:
+        return *reinterpret_cast<const double*>(a);
+      case ScalarKind::kFloat32:
+        return *reinterpret_cast<const float*>(a);
+      case ScalarKind::kFloat16:
+        return static_cast<float>(*reinterpret_cast<const c10::Half*>(a));
+      case ScalarKind::kBFloat16:
+        return static_cast<float>(*reinterpret_cast<const c10::BFloat16*>(a));
+      default:
+        return static_cast<double>(as_int64(i));
     }
   }
   IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
-      case ScalarKind::kInt64: return *reinterpret_cast<const int64_t*>(a);
-      case ScalarKind::kInt32: return *reinterpret_cast<const int32_t*>(a);
-      case ScalarKind::kInt16: return *reinterpret_cast<const int16_t*>(a);
-      case ScalarKind::kInt8: return *reinterpret_cast<const int8_t*>(a);
-      case ScalarKind::kUInt8: return *reinterpret_cast<const uint8_t*>(a);
-      default: return 0;  // floating indices are refused before any kernel runs
+      case ScalarKind::kInt64:
+        return *reinterpret_cast<const int64_t*>(a);
+      case ScalarKind::kInt32:
+        return *reinterpret_cast<const int32_t*>(a);
+      case ScalarKind::kInt16:
+        return *reinterpret_cast<const int16_t*>(a);
+      case ScalarKind::kInt8:
+        return *reinterpret_cast<const int8_t*>(a);
+      case ScalarKind::kUInt8:
+        return *reinterpret_cast<const uint8_t*>(a);
+      default:
+        return 0;  // floating indices are refused before any kernel runs
     }
   }
   // Copies element i, bit for bit, to element `dest` of a contiguous array of
@@ -125,10 +136,18 @@ struct StridedScalars {
     const char* a = address(i);
     char* o = static_cast<char*>(out);
     switch (element_size(kind)) {
-      case 8: reinterpret_cast<uint64_t*>(o)[dest] = *reinterpret_cast<const uint64_t*>(a); break;
-      case 4: reinterpret_cast<uint32_t*>(o)[dest] = *reinterpret_cast<const uint32_t*>(a); break;
-      case 2: reinterpret_cast<uint16_t*>(o)[dest] = *reinterpret_cast<const uint16_t*>(a); break;
-      default: reinterpret_cast<uint8_t*>(o)[dest] = *reinterpret_cast<const uint8_t*>(a); break;
+      case 8:
+        reinterpret_cast<uint64_t*>(o)[dest] = *reinterpret_cast<const uint64_t*>(a);
+        break;
+      case 4:
+        reinterpret_cast<uint32_t*>(o)[dest] = *reinterpret_cast<const uint32_t*>(a);
+        break;
+      case 2:
+        reinterpret_cast<uint16_t*>(o)[dest] = *reinterpret_cast<const uint16_t*>(a);
+        break;
+      default:
+        reinterpret_cast<uint8_t*>(o)[dest] = *reinterpret_cast<const uint8_t*>(a);
+        break;
     }
   }
 };
@@ -163,8 +182,7 @@ IDMATCH_HOST_DEVICE T nan_of() {
 // pixel whose element offset within a plane is `offset` (pixel_offset), or
 // NaN where offset is -1.
 template <typename T>
-IDMATCH_HOST_DEVICE IDMATCH_INLINE void sample_pixel(const ClassMaps<T>& maps, int64_t sample, int64_t offset,
-                                                     T* out) {
+IDMATCH_HOST_DEVICE IDMATCH_INLINE void sample_pixel(const ClassMaps<T>& maps, int64_t sample, int64_t offset, T* out) {
   if (offset < 0) {
     for (int64_t c = 0; c < maps.classes; ++c) out[c] = nan_of<T>();
     return;
@@ -207,20 +225,27 @@ IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t peak_group(const Indices& sample_inds
 // the points' and values' common type.
 template <typename T, typename Scalars = StridedScalars>
 struct InstanceScatter {
-  Scalars x, y;             // peak points' columns
+  Scalars x, y;  // peak points' columns
   Scalars peak_vals;
-  const T* probs;           // (rows, C) contiguous: a row per peak
+  const T* probs;  // (rows, C) contiguous: a row per peak
   int64_t n_classes, n_channels;
-  void* points;             // dtype of peak_points
-  void* point_vals;         // dtype of peak_vals
+  void* points;      // dtype of peak_points
+  void* point_vals;  // dtype of peak_vals
   T* class_probs;
 
   // The same scatter reading points and values through TypedScalars<E>
   // (from StridedScalars of a kind whose elements are E).
   template <typename E>
   IDMATCH_HOST_DEVICE InstanceScatter<T, TypedScalars<E>> with_typed_scalars() const {
-    return {x.template as_typed<E>(), y.template as_typed<E>(), peak_vals.template as_typed<E>(), probs, n_classes,
-            n_channels, points, point_vals, class_probs};
+    return {x.template as_typed<E>(),
+            y.template as_typed<E>(),
+            peak_vals.template as_typed<E>(),
+            probs,
+            n_classes,
+            n_channels,
+            points,
+            point_vals,
+            class_probs};
   }
 
   // Peak p with its probabilities in row p (probs in peak order).

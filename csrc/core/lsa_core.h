@@ -43,19 +43,17 @@ enum Status : int32_t {
 // Largest dimension the solver takes; its index arrays are int32.
 constexpr int64_t kMaxDim = 0x7fffffff;
 
-IDMATCH_HOST_DEVICE inline double positive_infinity() {
-  return __builtin_huge_val();
-}
+IDMATCH_HOST_DEVICE inline double positive_infinity() { return __builtin_huge_val(); }
 
 // Scratch memory for one problem of nr rows and nc columns (nr <= nc), in the
 // solver's orientation. Sizes: see the *_needed functions below.
 struct Workspace {
-  double* u;           // row duals, nr
-  double* v;           // column duals, nc
-  double* spc;         // shortest path cost of each column, nc
-  int32_t* path;       // predecessor row of each column, nc
-  int32_t* col4row;    // nr
-  int32_t* row4col;    // nc
+  double* u;         // row duals, nr
+  double* v;         // column duals, nc
+  double* spc;       // shortest path cost of each column, nc
+  int32_t* path;     // predecessor row of each column, nc
+  int32_t* col4row;  // nr
+  int32_t* row4col;  // nc
   // Columns in scan order: [0, num_remaining) are not yet on the shortest
   // path tree; the tail holds the columns taken from it, latest first.
   int32_t* remaining;  // nc
@@ -161,9 +159,7 @@ struct DenseRowMajor {
 // Whether an entry is one scipy refuses, NaN or -inf. Equalities only: they
 // raise no invalid-operation flag on NaN, where an ordered comparison would
 // (a SIGFPE for a caller who traps that exception).
-IDMATCH_HOST_DEVICE inline bool is_invalid_entry(double x) {
-  return (x != x) | (x == -positive_infinity());
-}
+IDMATCH_HOST_DEVICE inline bool is_invalid_entry(double x) { return (x != x) | (x == -positive_infinity()); }
 
 // Whether rows [first_row, nr) hold NaN or -inf, which scipy refuses.
 template <class Cost>
@@ -309,8 +305,7 @@ IDMATCH_HOST_DEVICE int32_t augmenting_path(const Cost& cost, int32_t nc, const 
       const double shortest = r < previous ? r : previous;
       spc[j] = shortest;
       path[j] ^= (path[j] ^ i) & improves;
-      const int32_t takes =
-          -static_cast<int32_t>((shortest < lowest) | ((shortest <= lowest) & (row4col[j] < 0)));
+      const int32_t takes = -static_cast<int32_t>((shortest < lowest) | ((shortest <= lowest) & (row4col[j] < 0)));
       index ^= (index ^ it) & takes;
       lowest = shortest < lowest ? shortest : lowest;
     }
@@ -371,8 +366,7 @@ IDMATCH_HOST_DEVICE Status solve_oriented(const Cost& cost, int32_t nr, int32_t 
 // through emit(row, col). `oriented` is the solver's view of the source (see
 // Oriented); CPU callers may pass a dense copy of it instead.
 template <class Cost, class Emit>
-IDMATCH_HOST_DEVICE Status solve_problem(
-    const Cost& oriented, int64_t n, int64_t m, const Workspace& ws, Emit&& emit) {
+IDMATCH_HOST_DEVICE Status solve_problem(const Cost& oriented, int64_t n, int64_t m, const Workspace& ws, Emit&& emit) {
   const bool transposed = n > m;
   const int64_t nr = transposed ? m : n;
   const int64_t nc = transposed ? n : m;

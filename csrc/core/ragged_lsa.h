@@ -33,14 +33,13 @@ struct RaggedLsaParams {
   // num_rows; only assigned rows are written (at row_index[r] if set), so
   // the caller pre-fills it, or the CPU op's solve writes -1 (fill_rows).
   int64_t* col_for_row;
-  int32_t* status;       // num_problems
+  int32_t* status;  // num_problems
 };
 
 // Offsets are usable when they rise monotonically inside [0, num_rows]. A
 // single bad pair can make other problems overlap, so the whole batch is
 // checked before any problem runs (see offsets_valid).
-IDMATCH_HOST_DEVICE inline bool offsets_pair_valid(
-    const int64_t* offsets, int64_t s, int64_t num_rows) {
+IDMATCH_HOST_DEVICE inline bool offsets_pair_valid(const int64_t* offsets, int64_t s, int64_t num_rows) {
   const int64_t begin = offsets[s];
   const int64_t end = offsets[s + 1];
   return 0 <= begin && begin <= end && end <= num_rows;
@@ -131,8 +130,8 @@ template <typename T>
 IDMATCH_HOST_DEVICE bool needs_dense_copy(const RaggedLsaParams<T>& p, int64_t n) {
   const int64_t m = p.num_cols;
   if (n * m < kDenseCopyMinEntries) return false;
-  const bool in_place = std::is_same<T, double>::value && n <= m && !p.maximize && p.row_index == nullptr &&
-                        p.col_stride == 1;
+  const bool in_place =
+      std::is_same<T, double>::value && n <= m && !p.maximize && p.row_index == nullptr && p.col_stride == 1;
   return !in_place;
 }
 
@@ -143,8 +142,8 @@ IDMATCH_HOST_DEVICE bool needs_dense_copy(const RaggedLsaParams<T>& p, int64_t n
 // have no room for copies and read such problems through the strided
 // accessor).
 template <typename T>
-IDMATCH_HOST_DEVICE void solve_ragged_problem(
-    const RaggedLsaParams<T>& p, int64_t s, double* doubles, int32_t* ints, double* dense) {
+IDMATCH_HOST_DEVICE void solve_ragged_problem(const RaggedLsaParams<T>& p, int64_t s, double* doubles, int32_t* ints,
+                                              double* dense) {
   const int64_t first_row = p.offsets[s];
   const int64_t n = p.offsets[s + 1] - first_row;
   const int64_t m = p.num_cols;

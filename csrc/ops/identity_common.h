@@ -19,16 +19,26 @@ namespace ops {
 
 inline core::ScalarKind scalar_kind(const at::Tensor& t, const char* name) {
   switch (t.scalar_type()) {
-    case at::kDouble: return core::ScalarKind::kFloat64;
-    case at::kFloat: return core::ScalarKind::kFloat32;
-    case at::kHalf: return core::ScalarKind::kFloat16;
-    case at::kBFloat16: return core::ScalarKind::kBFloat16;
-    case at::kLong: return core::ScalarKind::kInt64;
-    case at::kInt: return core::ScalarKind::kInt32;
-    case at::kShort: return core::ScalarKind::kInt16;
-    case at::kChar: return core::ScalarKind::kInt8;
-    case at::kByte: return core::ScalarKind::kUInt8;
-    default: TORCH_CHECK_TYPE(false, name, " has an unsupported dtype ", t.scalar_type());
+    case at::kDouble:
+      return core::ScalarKind::kFloat64;
+    case at::kFloat:
+      return core::ScalarKind::kFloat32;
+    case at::kHalf:
+      return core::ScalarKind::kFloat16;
+    case at::kBFloat16:
+      return core::ScalarKind::kBFloat16;
+    case at::kLong:
+      return core::ScalarKind::kInt64;
+    case at::kInt:
+      return core::ScalarKind::kInt32;
+    case at::kShort:
+      return core::ScalarKind::kInt16;
+    case at::kChar:
+      return core::ScalarKind::kInt8;
+    case at::kByte:
+      return core::ScalarKind::kUInt8;
+    default:
+      TORCH_CHECK_TYPE(false, name, " has an unsupported dtype ", t.scalar_type());
   }
 }
 
@@ -41,7 +51,7 @@ inline core::StridedScalars strided_scalars(const at::Tensor& t, const char* nam
 template <typename T>
 core::ClassMaps<T> class_maps_view(const at::Tensor& maps) {
   return core::ClassMaps<T>{maps.const_data_ptr<T>(), maps.size(0),   maps.size(1),   maps.size(2),  maps.size(3),
-                            maps.stride(0),            maps.stride(1), maps.stride(2), maps.stride(3)};
+                            maps.stride(0),           maps.stride(1), maps.stride(2), maps.stride(3)};
 }
 
 inline void check_same_device(const at::Tensor& t, const char* name, const at::Tensor& ref, const char* ref_name) {
@@ -85,7 +95,8 @@ inline void check_groups(int64_t n_samples, int64_t n_channels, int64_t n_classe
   // would only report the bytes it could not get.
   TORCH_CHECK_VALUE(n_samples == 0 || n_channels <= core::kMaxDim / n_samples,
                     "n_samples * n_channels (the number of (sample, channel) groups) must be at most 2**31 - 1, "
-                    "got n_samples=", n_samples, " and n_channels=", n_channels);
+                    "got n_samples=",
+                    n_samples, " and n_channels=", n_channels);
   // Outputs of n_samples * n_classes * n_channels * 2 elements, indexed in int64.
   constexpr int64_t limit = int64_t{1} << 60;
   const int64_t groups = n_samples * n_channels;
@@ -110,8 +121,8 @@ inline void check_classify_args(const at::Tensor& class_maps, const at::Tensor& 
                                 const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_class_maps_and_points(class_maps, peak_points, peak_sample_inds);
   const int64_t num_peaks = peak_points.size(0);
-  TORCH_CHECK_VALUE(peak_vals.dim() == 1 && peak_vals.size(0) == num_peaks, "peak_vals must have shape (",
-                    num_peaks, ",) (one per peak), got ", peak_vals.sizes());
+  TORCH_CHECK_VALUE(peak_vals.dim() == 1 && peak_vals.size(0) == num_peaks, "peak_vals must have shape (", num_peaks,
+                    ",) (one per peak), got ", peak_vals.sizes());
   check_floating(peak_vals, "peak_vals");
   check_same_device(peak_vals, "peak_vals", class_maps, "class_maps");
   check_peak_indices(peak_channel_inds, "peak_channel_inds", num_peaks, class_maps, "class_maps");
@@ -148,8 +159,8 @@ struct InstanceOutputs {
   // The scatter of kept peaks into these outputs; probs (rows, C) contiguous
   // in class_maps' dtype T, a row per peak (see core::InstanceScatter).
   template <typename T>
-  core::InstanceScatter<T> scatter(const at::Tensor& peak_points, const at::Tensor& peak_vals,
-                                   const at::Tensor& probs, int64_t n_channels) {
+  core::InstanceScatter<T> scatter(const at::Tensor& peak_points, const at::Tensor& peak_vals, const at::Tensor& probs,
+                                   int64_t n_channels) {
     return {strided_scalars(peak_points, "peak_points", 0),
             strided_scalars(peak_points, "peak_points", 1),
             strided_scalars(peak_vals, "peak_vals"),

@@ -21,16 +21,16 @@ inline void check_ragged_lsa_args(const at::Tensor& cost, const at::Tensor& offs
   TORCH_CHECK_VALUE(offsets.dim() == 1 && offsets.size(0) >= 1,
                     "offsets must be a 1-D tensor of length num_problems + 1, got shape ", offsets.sizes());
   TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong, "offsets must be int64, got ", offsets.scalar_type());
-  TORCH_CHECK_VALUE(cost.device() == offsets.device(), "offsets must be on the device of cost (",
-                    cost.device(), "), got ", offsets.device());
+  TORCH_CHECK_VALUE(cost.device() == offsets.device(), "offsets must be on the device of cost (", cost.device(),
+                    "), got ", offsets.device());
   // Workspace: (rows + problems * cols) slots must fit in int64 with room.
   const int64_t rows = cost.size(0), cols = cost.size(1), problems = offsets.size(0) - 1;
   // An empty cost may have any column count, up to INT64_MAX, where cols + 1
   // would overflow; past 2**60 the quotient is 0 anyway.
   constexpr int64_t kSlots = int64_t{1} << 60;
   const int64_t budget = cols >= kSlots ? 0 : kSlots / (cols + 1);
-  TORCH_CHECK_VALUE(cols == 0 || problems <= budget - rows,
-                    "cost and offsets describe too large a batch: ", problems, " problems of ", cols, " columns");
+  TORCH_CHECK_VALUE(cols == 0 || problems <= budget - rows, "cost and offsets describe too large a batch: ", problems,
+                    " problems of ", cols, " columns");
 }
 
 }  // namespace ops

@@ -60,7 +60,11 @@ class IdentityModel(torch.nn.Module):
 
         raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status, raw_problems = (
             torch.ops.idmatch.classify_peaks_from_maps(
-                class_maps, raw_peak_points, raw_peak_vals, raw_peak_sample_inds, raw_peak_channel_inds,
+                class_maps,
+                raw_peak_points,
+                raw_peak_vals,
+                raw_peak_sample_inds,
+                raw_peak_channel_inds,
                 self.n_channels,
             )
         )
@@ -68,26 +72,48 @@ class IdentityModel(torch.nn.Module):
         match_class_inds, match_status = torch.ops.idmatch.match_peaks_to_classes(
             raw_probs, raw_peak_sample_inds, raw_peak_channel_inds, class_maps.shape[0], self.n_channels
         )
-        ragged_cols, ragged_status = torch.ops.idmatch.ragged_linear_sum_assignment(
-            ragged_cost, ragged_offsets, False
-        )
+        ragged_cols, ragged_status = torch.ops.idmatch.ragged_linear_sum_assignment(ragged_cost, ragged_offsets, False)
         return [
-            points, point_vals, class_probs,
-            vector_class_inds, vector_class_probs,
-            batch_min, batch_max,
-            raw_points, raw_point_vals, raw_class_probs, raw_class_inds, raw_status, raw_problems,
-            raw_probs, match_class_inds, match_status,
-            ragged_cols, ragged_status,
+            points,
+            point_vals,
+            class_probs,
+            vector_class_inds,
+            vector_class_probs,
+            batch_min,
+            batch_max,
+            raw_points,
+            raw_point_vals,
+            raw_class_probs,
+            raw_class_inds,
+            raw_status,
+            raw_problems,
+            raw_probs,
+            match_class_inds,
+            match_status,
+            ragged_cols,
+            ragged_status,
         ]
 
 
 OUTPUT_NAMES = [
-    "points", "point_vals", "class_probs",
-    "vector_class_inds", "vector_class_probs",
-    "batch_min", "batch_max",
-    "raw_points", "raw_point_vals", "raw_class_probs", "raw_class_inds", "raw_status", "raw_problems",
-    "raw_probs", "match_class_inds", "match_status",
-    "ragged_cols", "ragged_status",
+    "points",
+    "point_vals",
+    "class_probs",
+    "vector_class_inds",
+    "vector_class_probs",
+    "batch_min",
+    "batch_max",
+    "raw_points",
+    "raw_point_vals",
+    "raw_class_probs",
+    "raw_class_inds",
+    "raw_status",
+    "raw_problems",
+    "raw_probs",
+    "match_class_inds",
+    "match_status",
+    "ragged_cols",
+    "ragged_status",
 ]
 
 
@@ -118,11 +144,17 @@ def make_inputs(seed: int = 0) -> List[torch.Tensor]:
 
     # (x, y, sample, channel); sample 2 has no peak at all (all-NaN outputs).
     peaks = [
-        (3.0, 2.0, 0, 0), (5.0, 5.0, 0, 0),  # both best in class 0: one is dropped
-        (7.0, 1.0, 0, 1), (7.0, 1.0, 0, 1),  # duplicated peak
+        (3.0, 2.0, 0, 0),
+        (5.0, 5.0, 0, 0),  # both best in class 0: one is dropped
+        (7.0, 1.0, 0, 1),
+        (7.0, 1.0, 0, 1),  # duplicated peak
         (2.5, 3.5, 0, 2),  # rounds half to even: column 2, row 4
-        (1.0, 4.0, 1, 3), (7.0, 6.0, 1, 3),  # identical half-half rows
-        (0.0, 0.0, 1, 0), (9.0, 7.0, 1, 0), (4.0, 4.0, 1, 0), (6.0, 2.0, 1, 0),  # more peaks than classes
+        (1.0, 4.0, 1, 3),
+        (7.0, 6.0, 1, 3),  # identical half-half rows
+        (0.0, 0.0, 1, 0),
+        (9.0, 7.0, 1, 0),
+        (4.0, 4.0, 1, 0),
+        (6.0, 2.0, 1, 0),  # more peaks than classes
         (-3.0, 20.0, 1, 1),  # clamped into the map
     ]
     xy = torch.randint(0, WIDTH, (8, 1), generator=gen), torch.randint(0, HEIGHT, (8, 1), generator=gen)
@@ -158,24 +190,53 @@ def make_inputs(seed: int = 0) -> List[torch.Tensor]:
     ragged_offsets = torch.tensor([0, 3, 3, 6, 9])
 
     return [
-        class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds,
-        raw_peak_points, raw_peak_vals, raw_peak_sample_inds, raw_peak_channel_inds,
-        class_vectors, batch_cost, ragged_cost, ragged_offsets,
+        class_maps,
+        peak_points,
+        peak_vals,
+        peak_sample_inds,
+        peak_channel_inds,
+        raw_peak_points,
+        raw_peak_vals,
+        raw_peak_sample_inds,
+        raw_peak_channel_inds,
+        class_vectors,
+        batch_cost,
+        ragged_cost,
+        ragged_offsets,
     ]
 
 
 INPUT_NAMES = [
-    "class_maps", "peak_points", "peak_vals", "peak_sample_inds", "peak_channel_inds",
-    "raw_peak_points", "raw_peak_vals", "raw_peak_sample_inds", "raw_peak_channel_inds",
-    "class_vectors", "batch_cost", "ragged_cost", "ragged_offsets",
+    "class_maps",
+    "peak_points",
+    "peak_vals",
+    "peak_sample_inds",
+    "peak_channel_inds",
+    "raw_peak_points",
+    "raw_peak_vals",
+    "raw_peak_sample_inds",
+    "raw_peak_channel_inds",
+    "class_vectors",
+    "batch_cost",
+    "ragged_cost",
+    "ragged_offsets",
 ]
 
 
 def same(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal dtype, shape and values, NaN equal to NaN."""
-    return a.dtype == b.dtype and a.shape == b.shape and bool(torch.equal(a, b) or (
-        a.is_floating_point() and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
-    ))
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and bool(
+            torch.equal(a, b)
+            or (
+                a.is_floating_point()
+                and torch.equal(a.isnan(), b.isnan())
+                and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))
+            )
+        )
+    )
 
 
 def main(argv: List[str]) -> int:

@@ -6,7 +6,6 @@ import os
 
 import torch
 
-
 _loaded_library = None  # the path load_ops_library loaded
 
 
@@ -20,8 +19,7 @@ def load_ops_library() -> str:
         from . import _build_config
     except ImportError as error:
         raise ImportError(
-            "idmatch is not built: install it with `pip install --no-build-isolation .` "
-            "from a source checkout"
+            "idmatch is not built: install it with `pip install --no-build-isolation .` from a source checkout"
         ) from error
     if _major_minor(torch.__version__) != _major_minor(_build_config.TORCH_VERSION):
         # The C++ ABI of torch changes between minor releases: loading would

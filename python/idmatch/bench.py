@@ -144,10 +144,7 @@ def _optional_module(name: str):
 
 
 def peer_versions() -> Dict[str, Optional[str]]:
-    return {
-        name: _dist_version(name)
-        for name in ("scipy", "lapx", "lap", "torch-linear-assignment", "matplotlib")
-    }
+    return {name: _dist_version(name) for name in ("scipy", "lapx", "lap", "torch-linear-assignment", "matplotlib")}
 
 
 def _lap_distribution() -> str:
@@ -364,7 +361,7 @@ class Settings:
     device: torch.device = torch.device("cpu")
 
     @classmethod
-    def quick(cls, device: torch.device) -> "Settings":
+    def quick(cls, device: torch.device) -> Settings:
         return cls(repeats=3, warmup_s=0.0, min_sample_s=0.01, device=device)
 
 
@@ -515,9 +512,7 @@ def run_workload(workload: Workload, ctx: SetupContext, settings: Settings) -> D
         if name in samples:
             entry.update(summarize(samples[name]))
             entry["calls_per_sample"] = calls[name]
-            entry["ratio"] = (
-                statistics.median(samples[name]) / baseline_median if baseline_median else None
-            )
+            entry["ratio"] = statistics.median(samples[name]) / baseline_median if baseline_median else None
         else:
             entry.update({"samples_ms": [], "median_ms": None, "ratio": None})
         entry["check"] = checks[name].status

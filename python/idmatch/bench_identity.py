@@ -125,10 +125,7 @@ def _identity_setup(spec: IdentitySpec):
         host_args = tuple(a.cpu() if isinstance(a, torch.Tensor) else a for a in args)
         samples, _, _, _ = args[0].shape
         k = ctx.scaled(spec.peaks_per_group)
-        shape = (
-            f"S={samples} C={spec.classes} N={spec.nodes} {spec.height}x{spec.width} k={k}"
-            f" (P={args[1].shape[0]})"
-        )
+        shape = f"S={samples} C={spec.classes} N={spec.nodes} {spec.height}x{spec.width} k={k} (P={args[1].shape[0]})"
         device = ctx.device
         raw_op = torch.ops.idmatch.classify_peaks_from_maps
         on_cuda = device.type == "cuda"

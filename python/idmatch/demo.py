@@ -27,8 +27,9 @@ SIZES = {"small": (2, 3, 5, 48, 64), "medium": (4, 5, 8, 96, 128), "large": (8, 
 Scene = Dict[str, torch.Tensor]
 
 
-def make_scene(seed: int = 0, n_frames: int = 2, n_animals: int = 3, n_nodes: int = 5, height: int = 48,
-               width: int = 64) -> Scene:
+def make_scene(
+    seed: int = 0, n_frames: int = 2, n_animals: int = 3, n_nodes: int = 5, height: int = 48, width: int = 64
+) -> Scene:
     """A synthetic multi-animal scene: peaks, class maps and the true identity of each peak."""
     generator = torch.Generator().manual_seed(seed)
 
@@ -87,9 +88,13 @@ def load_scene(seed: Optional[int], size: Optional[str]) -> Tuple[Scene, str]:
 
 def classify(scene: Scene, device: str) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return idmatch.classify_peaks_from_maps(
-        scene["class_maps"].to(device), scene["peak_points"].to(device), scene["peak_vals"].to(device),
-        scene["peak_sample_inds"].to(device), scene["peak_channel_inds"].to(device),
-        int(scene["peak_channel_inds"].max()) + 1 if scene["peak_channel_inds"].numel() else 0)
+        scene["class_maps"].to(device),
+        scene["peak_points"].to(device),
+        scene["peak_vals"].to(device),
+        scene["peak_sample_inds"].to(device),
+        scene["peak_channel_inds"].to(device),
+        int(scene["peak_channel_inds"].max()) + 1 if scene["peak_channel_inds"].numel() else 0,
+    )
 
 
 def format_instances(points: torch.Tensor, point_vals: torch.Tensor, class_probs: torch.Tensor) -> str:
@@ -127,8 +132,8 @@ def write_picture(scene: Scene, points: torch.Tensor, path: str) -> bool:
     with each frame's instances drawn in their identity's colour. False when
     matplotlib is missing."""
     try:
-        from matplotlib.figure import Figure
         from matplotlib import colormaps
+        from matplotlib.figure import Figure
     except ImportError:
         return False
     class_maps = scene["class_maps"].float()
@@ -151,8 +156,16 @@ def write_picture(scene: Scene, points: torch.Tensor, path: str) -> bool:
             if present.any():
                 colour = palette[identity % 10]
                 axis.plot(instance[present, 0], instance[present, 1], "-", color=colour, linewidth=2)
-                axis.scatter(instance[present, 0], instance[present, 1], s=28, color=colour, edgecolors="black",
-                             linewidths=0.6, zorder=3, label=f"identity {identity}")
+                axis.scatter(
+                    instance[present, 0],
+                    instance[present, 1],
+                    s=28,
+                    color=colour,
+                    edgecolors="black",
+                    linewidths=0.6,
+                    zorder=3,
+                    label=f"identity {identity}",
+                )
         axis.set_title(f"frame {frame}")
         axis.set_xticks([])
         axis.set_yticks([])
@@ -163,12 +176,17 @@ def write_picture(scene: Scene, points: torch.Tensor, path: str) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", default="idmatch-demo.png", help="where to write the picture "
-                        "(default: idmatch-demo.png)")
+    parser.add_argument(
+        "--output", default="idmatch-demo.png", help="where to write the picture (default: idmatch-demo.png)"
+    )
     parser.add_argument("--device", default="cpu", help="device to run on, e.g. cpu or cuda (default: cpu)")
     parser.add_argument("--seed", type=int, default=None, help="make a new synthetic scene with this seed")
-    parser.add_argument("--size", choices=sorted(SIZES), default=None,
-                        help="make a new synthetic scene of this size (frames, animals, nodes, map size)")
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default=None,
+        help="make a new synthetic scene of this size (frames, animals, nodes, map size)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         device = torch.device(args.device)
     except RuntimeError as error:
-        raise UsageError(f"--device: {error}")
+        raise UsageError(f"--device: {error}") from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: CUDA is not available here")
     if device.type not in ("cpu", "cuda"):
@@ -187,17 +205,25 @@ def run(args: argparse.Namespace) -> int:
     points, point_vals, class_probs = classify(scene, args.device)
     points, point_vals, class_probs = points.cpu(), point_vals.cpu(), class_probs.cpu()
     n_frames, n_identities, n_nodes = point_vals.shape
-    print(f"idmatch {idmatch.__version__} on {device}: {description}: {scene['peak_points'].shape[0]} peaks, "
-          f"{n_frames} frames, {n_identities} identities, {n_nodes} nodes\n")
+    print(
+        f"idmatch {idmatch.__version__} on {device}: {description}: {scene['peak_points'].shape[0]} peaks, "
+        f"{n_frames} frames, {n_identities} identities, {n_nodes} nodes\n"
+    )
     print(format_instances(points, point_vals, class_probs))
 
     n_channels = n_nodes
     expected = reference.classify_peaks_from_maps(
-        scene["class_maps"], scene["peak_points"], scene["peak_vals"], scene["peak_sample_inds"],
-        scene["peak_channel_inds"], n_channels)
+        scene["class_maps"],
+        scene["peak_points"],
+        scene["peak_vals"],
+        scene["peak_sample_inds"],
+        scene["peak_channel_inds"],
+        n_channels,
+    )
     same = all(
         torch.equal(torch.isnan(a), torch.isnan(e)) and torch.equal(a.nan_to_num(0.0), e.nan_to_num(0.0))
-        for a, e in zip((points, point_vals, class_probs), expected))
+        for a, e in zip((points, point_vals, class_probs), expected)
+    )
     correct, total = identity_accuracy(scene, points)
     print(f"\nreference check (per-group scipy loop): {'identical' if same else 'MISMATCH'}")
     print(f"peaks placed in their true animal's instance: {correct} of {total}")

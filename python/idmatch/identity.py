@@ -25,8 +25,13 @@ class PeakCode(Enum):
     CHANNEL_OUT_OF_RANGE = -3  # the peak was ignored
 
 
-def _raise_for_peaks(class_inds: torch.Tensor, peak_sample_inds: torch.Tensor, peak_channel_inds: torch.Tensor,
-                     n_samples: int, n_channels: int) -> None:
+def _raise_for_peaks(
+    class_inds: torch.Tensor,
+    peak_sample_inds: torch.Tensor,
+    peak_channel_inds: torch.Tensor,
+    n_samples: int,
+    n_channels: int,
+) -> None:
     """Raises IndexError for the first peak whose sample or channel index is
     out of range."""
     # One reduction and one read on the happy path: these checks are a fair
@@ -35,8 +40,7 @@ def _raise_for_peaks(class_inds: torch.Tensor, peak_sample_inds: torch.Tensor, p
         peak = int(torch.argmax((class_inds < PeakCode.UNMATCHED.value).to(torch.int32)))
         if int(class_inds[peak]) == PeakCode.SAMPLE_OUT_OF_RANGE.value:
             raise IndexError(
-                f"peak_sample_inds[{peak}] is {int(peak_sample_inds[peak])}, outside [0, {n_samples}) "
-                f"(n_samples)"
+                f"peak_sample_inds[{peak}] is {int(peak_sample_inds[peak])}, outside [0, {n_samples}) (n_samples)"
             )
         raise IndexError(
             f"peak_channel_inds[{peak}] is {int(peak_channel_inds[peak])}, outside [0, {n_channels}) (n_channels)"
@@ -208,9 +212,7 @@ def get_class_inds_from_vectors(peak_class_probs: torch.Tensor) -> Tuple[torch.T
     """
     _check_tensor(peak_class_probs, "peak_class_probs")
     if peak_class_probs.dim() != 2:
-        raise ValueError(
-            f"peak_class_probs must have shape (n_samples, n_classes), got {list(peak_class_probs.shape)}"
-        )
+        raise ValueError(f"peak_class_probs must have shape (n_samples, n_classes), got {list(peak_class_probs.shape)}")
     dtype = peak_class_probs.dtype
     # The dtypes the kernels read (float8 is floating to torch, but not to them).
     if dtype != torch.float64 and dtype != torch.float32 and dtype != torch.float16 and dtype != torch.bfloat16:

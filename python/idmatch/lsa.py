@@ -123,9 +123,7 @@ def batch_linear_sum_assignment(cost: torch.Tensor, maximize: bool = False) -> t
     return col_for_row.reshape(batch_shape + [rows])
 
 
-def ragged_linear_sum_assignment(
-    cost: torch.Tensor, offsets: torch.Tensor, maximize: bool = False
-) -> torch.Tensor:
+def ragged_linear_sum_assignment(cost: torch.Tensor, offsets: torch.Tensor, maximize: bool = False) -> torch.Tensor:
     """Solves problems of different row counts stacked into one matrix.
 
     Args:

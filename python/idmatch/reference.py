@@ -50,8 +50,9 @@ def group_class_peaks(peak_class_probs, peak_sample_inds, peak_channel_inds, n_s
 def classify_peaks_from_maps(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels):
     n_samples, n_classes = class_maps.shape[:2]
     probs = sample_class_maps(class_maps, peak_points, peak_sample_inds).cpu()
-    peak_inds, class_inds = group_class_peaks(probs, peak_sample_inds.cpu(), peak_channel_inds.cpu(), n_samples,
-                                              n_channels)
+    peak_inds, class_inds = group_class_peaks(
+        probs, peak_sample_inds.cpu(), peak_channel_inds.cpu(), n_samples, n_channels
+    )
     samples = peak_sample_inds.cpu().long()[peak_inds]
     channels = peak_channel_inds.cpu().long()[peak_inds]
     points = torch.full((n_samples, n_classes, n_channels, 2), float("nan"), dtype=peak_points.dtype)

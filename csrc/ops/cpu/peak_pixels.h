@@ -27,9 +27,8 @@ inline bool pixel_offsets_float32_supports(int64_t height, int64_t width) {
 // small_solver_enabled() (the IDMATCH_CPU_SOLVER=portable test run turns
 // both off, so that it checks the core's pixel_offset too) and
 // pixel_offsets_float32_supports().
-void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks,
-                           int64_t count, int64_t height, int64_t width, int64_t stride_row, int64_t stride_col,
-                           int64_t* out);
+void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks, int64_t count,
+                           int64_t height, int64_t width, int64_t stride_row, int64_t stride_col, int64_t* out);
 
 }  // namespace ops
 }  // namespace idmatch

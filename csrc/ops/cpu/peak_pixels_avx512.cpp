@@ -55,9 +55,8 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void pixel_offsets_float32(
 
 // Never called (small_solver_enabled() is false on these targets); the
 // core's pixels all the same (only the maps' sizes and strides are read).
-void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks,
-                           int64_t count, int64_t height, int64_t width, int64_t stride_row, int64_t stride_col,
-                           int64_t* out) {
+void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks, int64_t count,
+                           int64_t height, int64_t width, int64_t stride_row, int64_t stride_col, int64_t* out) {
   const core::ClassMaps<float> maps{nullptr, 0, 0, height, width, 0, 0, stride_row, stride_col};
   const core::TypedScalars<float> xs{x, point_stride}, ys{y, point_stride};
   for (int64_t k = 0; k < count; ++k) out[k] = core::pixel_offset(maps, xs, ys, peaks[k]);

@@ -209,16 +209,24 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
 void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
             bool maximize, bool keep_best, bool fill_rows, at::Tensor& col_for_row, at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
-    core::RaggedLsaParams<scalar_t> p{
-        cost.const_data_ptr<scalar_t>(), cost.stride(0), cost.stride(1),  cost.size(0), cost.size(1),
-        offsets, num_problems, row_index, maximize, keep_best,
-        col_for_row.mutable_data_ptr<int64_t>(), status.mutable_data_ptr<int32_t>()};
+    core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
+                                      cost.stride(0),
+                                      cost.stride(1),
+                                      cost.size(0),
+                                      cost.size(1),
+                                      offsets,
+                                      num_problems,
+                                      row_index,
+                                      maximize,
+                                      keep_best,
+                                      col_for_row.mutable_data_ptr<int64_t>(),
+                                      status.mutable_data_ptr<int32_t>()};
     solve_all(p, fill_rows);
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(
-    const at::Tensor& cost, const at::Tensor& offsets, bool maximize) {
+std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Tensor& cost, const at::Tensor& offsets,
+                                                                    bool maximize) {
   check_ragged_lsa_args(cost, offsets);
   // Left unfilled: the solve writes -1 where it assigns nothing.
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));

@@ -63,8 +63,7 @@ bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallP
 // index (match_peaks_to_classes' groups) and tall problems; contiguous rows in
 // the solver's orientation take load_small_rows, which measured about 1%
 // faster on 10 x 10 problems.
-bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate,
-                        SmallProblem& small);
+bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate, SmallProblem& small);
 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,
                         SmallProblem& small);
 

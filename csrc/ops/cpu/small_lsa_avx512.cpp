@@ -154,14 +154,14 @@ struct Lanes {
   Doubles min_val;  // path cost of the row scanned next
   Doubles scan_u;   // its u
   Ints scan_row;
-  Ints scan_path;   // the columns of its path from `cur`, a bit each
-  Ints cur;         // row whose search runs
+  Ints scan_path;  // the columns of its path from `cur`, a bit each
+  Ints cur;        // row whose search runs
   Ints num_rows;
   Ints num_cols;
-  Ints offset;      // the problem's first cost, in doubles from the batch's
-  Ints all_cols;    // a bit per column of the problem
-  Ints remaining;   // columns not yet on the row's tree
-  Ints num_taken;   // columns taken by the row's search
+  Ints offset;     // the problem's first cost, in doubles from the batch's
+  Ints all_cols;   // a bit per column of the problem
+  Ints remaining;  // columns not yet on the row's tree
+  Ints num_taken;  // columns taken by the row's search
 };
 
 IDMATCH_AVX512_INLINE void set_lane(Ints& x, int l, int32_t value) {
@@ -237,9 +237,9 @@ IDMATCH_AVX512 void LaneSolver::run() {
   const Ints one = splat(1);
   Doubles& min_val_v = lanes.min_val;
   Doubles& scan_u_v = lanes.scan_u;
-  Ints &scan_row_v = lanes.scan_row, &scan_path_v = lanes.scan_path, &cur_v = lanes.cur,
-       &num_rows_v = lanes.num_rows, &offset_v = lanes.offset, &all_cols_v = lanes.all_cols,
-       &remaining_v = lanes.remaining, &num_taken_v = lanes.num_taken, &num_cols_v = lanes.num_cols;
+  Ints &scan_row_v = lanes.scan_row, &scan_path_v = lanes.scan_path, &cur_v = lanes.cur, &num_rows_v = lanes.num_rows,
+       &offset_v = lanes.offset, &all_cols_v = lanes.all_cols, &remaining_v = lanes.remaining,
+       &num_taken_v = lanes.num_taken, &num_cols_v = lanes.num_cols;
   // The last step's removal from the scan order, per lane.
   Ints moved_from_v = splat(-1), moved_to_v = _mm256_setzero_si256();
   while (true) {
@@ -357,8 +357,8 @@ IDMATCH_AVX512 void LaneSolver::run() {
         const Doubles moved = _mm512_maskz_add_pd(
             on_path, _mm512_load_pd(path_u[j]), _mm512_maskz_sub_pd(on_path, lowest, _mm512_load_pd(path_reached[j])));
         _mm512_store_pd(u_of_col[j], _mm512_mask_mov_pd(_mm512_mask_add_pd(uj, on_tree, uj, gain), on_path, moved));
-        store_ints(row4col[j],
-                   _mm256_mask_mov_epi32(load_ints(row4col[j]), on_path, _mm256_and_si256(load_ints(pred[j]), splat(15))));
+        store_ints(row4col[j], _mm256_mask_mov_epi32(load_ints(row4col[j]), on_path,
+                                                     _mm256_and_si256(load_ints(pred[j]), splat(15))));
       }
       // The next row's search, as in start_problem.
       cur_v = _mm256_mask_add_epi32(cur_v, sinks, cur_v, one);
@@ -448,12 +448,11 @@ IDMATCH_AVX512_INLINE bool load_problem(const T* cost, const int64_t* row_start,
     for (int32_t first = 0; first < small.nc; first += kLanes) {
       const int32_t block = small.nc - first < kLanes ? small.nc - first : kLanes;
       for (int32_t half = 0; half < small.nr; half += kLanes) {
-        const auto entries = static_cast<__mmask8>(
-            small.nr - half >= kLanes ? 0xffu : (1u << (small.nr - half)) - 1u);
+        const auto entries = static_cast<__mmask8>(small.nr - half >= kLanes ? 0xffu : (1u << (small.nr - half)) - 1u);
         Doubles source[kLanes], solver[kLanes];
         for (int32_t r = 0; r < kLanes; ++r) {
-          source[r] = r < block ? load_entries(cost + row_start[first + r] + half, entries, negate)
-                                : _mm512_setzero_pd();
+          source[r] =
+              r < block ? load_entries(cost + row_start[first + r] + half, entries, negate) : _mm512_setzero_pd();
           entries_invalid |= invalid_lanes(source[r], _mm512_setzero_pd()) & 0xffu;  // zeros past nr are valid
         }
         transpose_registers(source, solver);

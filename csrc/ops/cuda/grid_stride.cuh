@@ -15,13 +15,9 @@ inline int blocks_for(int64_t work, int threads_per_block) {
   return static_cast<int>(blocks < kMaxBlocks ? blocks : kMaxBlocks);
 }
 
-__device__ inline int64_t grid_first_index() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
+__device__ inline int64_t grid_first_index() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 
-__device__ inline int64_t grid_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
+__device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
 }  // namespace ops
 }  // namespace idmatch

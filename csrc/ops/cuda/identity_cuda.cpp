@@ -73,8 +73,8 @@ at::Tensor sample_class_maps_cuda(const at::Tensor& class_maps, const at::Tensor
 
 std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cuda(const at::Tensor& peak_class_probs,
                                                                const at::Tensor& peak_sample_inds,
-                                                               const at::Tensor& peak_channel_inds,
-                                                               int64_t n_samples, int64_t n_channels) {
+                                                               const at::Tensor& peak_channel_inds, int64_t n_samples,
+                                                               int64_t n_channels) {
   check_match_args(peak_class_probs, peak_sample_inds, peak_channel_inds, n_samples, n_channels);
   const c10::cuda::CUDAGuard device_guard(peak_class_probs.device());
   auto class_inds = at::empty({peak_class_probs.size(0)}, peak_class_probs.options().dtype(at::kLong));
@@ -102,9 +102,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                            num_peaks, n_samples * n_channels, current_stream(class_maps)));
   });
   // Counted on the device, without a sync: the reader decides when to look.
-  auto problems = class_inds.lt(static_cast<int64_t>(core::kUnmatched))
-                      .sum()
-                      .add(status.ne(static_cast<int64_t>(core::kOk)).sum());
+  auto problems =
+      class_inds.lt(static_cast<int64_t>(core::kUnmatched)).sum().add(status.ne(static_cast<int64_t>(core::kOk)).sum());
   return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 

@@ -17,15 +17,15 @@ cudaError_t launch_sample_class_maps(const core::ClassMaps<T>& maps, core::Strid
 
 // For each peak: sort_keys[p] = its group, or num_groups (sorts last) when an
 // index is out of range; class_inds[p] = -1, or the peak's PeakCode.
-cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedScalars channel_inds,
-                               int64_t num_peaks, int64_t n_samples, int64_t n_channels, int64_t* sort_keys,
-                               int64_t* class_inds, cudaStream_t stream);
+cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedScalars channel_inds, int64_t num_peaks,
+                               int64_t n_samples, int64_t n_channels, int64_t* sort_keys, int64_t* class_inds,
+                               cudaStream_t stream);
 
 // Scatters every kept peak into the instance outputs.
 template <typename T>
 cudaError_t launch_instance_scatter(const core::InstanceScatter<T>& scatter, const int64_t* sort_keys,
-                                   const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,
-                                   cudaStream_t stream);
+                                    const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,
+                                    cudaStream_t stream);
 
 }  // namespace ops
 }  // namespace idmatch

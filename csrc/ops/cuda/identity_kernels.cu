@@ -52,9 +52,9 @@ cudaError_t launch_sample_class_maps(const core::ClassMaps<T>& maps, core::Strid
   return cudaGetLastError();
 }
 
-cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedScalars channel_inds,
-                               int64_t num_peaks, int64_t n_samples, int64_t n_channels, int64_t* sort_keys,
-                               int64_t* class_inds, cudaStream_t stream) {
+cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedScalars channel_inds, int64_t num_peaks,
+                               int64_t n_samples, int64_t n_channels, int64_t* sort_keys, int64_t* class_inds,
+                               cudaStream_t stream) {
   if (num_peaks == 0) return cudaSuccess;
   peak_groups_kernel<<<blocks_for(num_peaks, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
       sample_inds, channel_inds, num_peaks, n_samples, n_channels, sort_keys, class_inds);
@@ -63,18 +63,18 @@ cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedSc
 
 template <typename T>
 cudaError_t launch_instance_scatter(const core::InstanceScatter<T>& scatter, const int64_t* sort_keys,
-                                   const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,
-                                   cudaStream_t stream) {
+                                    const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,
+                                    cudaStream_t stream) {
   if (num_peaks == 0) return cudaSuccess;
   instance_scatter_kernel<T><<<blocks_for(num_peaks, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
       scatter, sort_keys, class_inds, num_peaks, num_groups);
   return cudaGetLastError();
 }
 
-#define IDMATCH_INSTANTIATE(T)                                                                                      \
+#define IDMATCH_INSTANTIATE(T)                                                                                     \
   template cudaError_t launch_sample_class_maps<T>(const core::ClassMaps<T>&, core::StridedScalars,                \
-                                                   core::StridedScalars, core::StridedScalars, int64_t, T*,         \
-                                                   cudaStream_t);                                                   \
+                                                   core::StridedScalars, core::StridedScalars, int64_t, T*,        \
+                                                   cudaStream_t);                                                  \
   template cudaError_t launch_instance_scatter<T>(const core::InstanceScatter<T>&, const int64_t*, const int64_t*, \
                                                   int64_t, int64_t, cudaStream_t);
 IDMATCH_INSTANTIATE(float)

@@ -9,8 +9,8 @@
 namespace idmatch {
 namespace ops {
 
-void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index,
-                            bool maximize, bool keep_best, at::Tensor& col_for_row, at::Tensor& status);
+void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
+                            bool keep_best, at::Tensor& col_for_row, at::Tensor& status);
 
 }  // namespace ops
 }  // namespace idmatch

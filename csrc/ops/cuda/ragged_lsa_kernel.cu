@@ -16,8 +16,7 @@ constexpr int kThreadsPerBlock = 128;
 
 // A single bad pair of offsets can make the other problems overlap, so the
 // whole batch is refused when any pair is bad (see core/ragged_lsa.h).
-__global__ void find_bad_offsets(const int64_t* offsets, int64_t num_problems, int64_t num_rows,
-                                 int32_t* offsets_bad) {
+__global__ void find_bad_offsets(const int64_t* offsets, int64_t num_problems, int64_t num_rows, int32_t* offsets_bad) {
   for (int64_t s = grid_first_index(); s < num_problems; s += grid_stride()) {
     if (!core::offsets_pair_valid(offsets, s, num_rows)) *offsets_bad = 1;
   }
@@ -33,8 +32,7 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
       continue;
     }
     const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
-    core::solve_ragged_problem(p, s, doubles + core::kDoublesPerUnit * slot, ints + core::kIntsPerUnit * slot,
-                               nullptr);
+    core::solve_ragged_problem(p, s, doubles + core::kDoublesPerUnit * slot, ints + core::kIntsPerUnit * slot, nullptr);
   }
 }
 
@@ -47,15 +45,15 @@ cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, doubl
   cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
   if (error != cudaSuccess) return error;
   const int blocks = blocks_for(params.num_problems, kThreadsPerBlock);
-  find_bad_offsets<<<blocks, kThreadsPerBlock, 0, stream>>>(params.offsets, params.num_problems,
-                                                            params.num_rows, offsets_bad);
+  find_bad_offsets<<<blocks, kThreadsPerBlock, 0, stream>>>(params.offsets, params.num_problems, params.num_rows,
+                                                            offsets_bad);
   error = cudaGetLastError();
   if (error != cudaSuccess) return error;
   solve_problems<T><<<blocks, kThreadsPerBlock, 0, stream>>>(params, doubles, ints, offsets_bad);
   return cudaGetLastError();
 }
 
-#define IDMATCH_INSTANTIATE(T)                                                                              \
+#define IDMATCH_INSTANTIATE(T)                                                                                 \
   template cudaError_t launch_ragged_lsa_cuda<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
                                                  cudaStream_t);
 IDMATCH_INSTANTIATE(float)
