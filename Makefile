@@ -32,7 +32,7 @@ export MAX_JOBS ?= 2
 # $(1): venv folder, $(2): torch version
 define make_venv
 	$(PYTHON) -m venv $(1)
-	$(1)/bin/python -m pip install --upgrade pip "setuptools>=77" wheel ninja
+	$(1)/bin/python -m pip install --upgrade pip "setuptools>=77" wheel ninja numpy
 	$(1)/bin/python -m pip install "torch==$(2)"
 endef
 

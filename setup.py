@@ -54,6 +54,14 @@ def write_build_config(with_cuda: bool) -> None:
         f.write(text)
 
 
+def torch_requirement() -> str:
+    """The torch minor release the extension is built against: torch's C++ ABI
+    changes between minor releases, so pip must not pair the wheel with
+    another one (the loader would refuse it at import)."""
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return f"torch=={major}.{minor}.*"
+
+
 def want_sanitize() -> bool:
     flag = os.environ.get("IDMATCH_SANITIZE", "").strip()
     if flag not in ("", "0", "1"):
@@ -111,6 +119,7 @@ def extension():
 EXTENSION = extension()
 
 setup(
+    install_requires=[torch_requirement(), "numpy"],
     ext_modules=[EXTENSION],
     cmdclass={"build_ext": cpp_extension.BuildExtension},
     options={

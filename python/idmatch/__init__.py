@@ -22,7 +22,7 @@ from .lsa import (  # noqa: E402
     ragged_linear_sum_assignment,
 )
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "batch_linear_sum_assignment",
