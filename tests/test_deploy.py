@@ -94,6 +94,13 @@ def test_scripted_model_saved_and_loaded_in_a_fresh_process(tmp_path):
     assert "loaded-ok 8" in result.stdout
 
 
+@pytest.mark.parametrize("name", sorted(set(idmatch.__all__) - {"PeakCode", "Status", "linear_sum_assignment"}))
+def test_public_functions_script(name):
+    """Every public function compiles with torch.jit.script, but
+    linear_sum_assignment, which takes numpy arrays and lists as scipy does."""
+    torch.jit.script(getattr(idmatch, name))
+
+
 def test_scripted_functions_raise_on_bad_values():
     scripted = torch.jit.script(idmatch.classify_peaks_from_maps)
     class_maps, peak_points, peak_vals, sample_inds, channel_inds = scene()

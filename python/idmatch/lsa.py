@@ -10,35 +10,12 @@ checks are skipped and the raw ops' contract holds: rows of a failed problem
 get -1.
 """
 
-from enum import Enum
 from typing import List, Tuple, Union
 
 import numpy as np
 import torch
 
-
-class Status(Enum):
-    """Per-problem status codes of the raw ops (csrc/core/lsa_core.h)."""
-
-    OK = 0
-    INVALID_ENTRIES = 1  # NaN, or -inf (+inf when maximizing)
-    INFEASIBLE = 2  # no complete assignment avoids the forbidden (+inf) pairs
-    INVALID_PROBLEM = 3  # bad offsets, or a dimension over 2**31 - 1
-
-
-def _is_compiling() -> bool:
-    if torch.jit.is_scripting():
-        return False
-    return torch.compiler.is_compiling()
-
-
-def _status_message(code: int) -> str:
-    # scipy's words for the first two.
-    if code == Status.INVALID_ENTRIES.value:
-        return "matrix contains invalid numeric entries"
-    if code == Status.INFEASIBLE.value:
-        return "cost matrix is infeasible"
-    return "problem is too large (a dimension over 2**31 - 1) or its rows are out of range"
+from ._common import Status, _check_tensor, _is_compiling, _status_message
 
 
 def _unravel(flat: int, shape: List[int]) -> str:
@@ -60,14 +37,6 @@ def _raise_for_status(status: torch.Tensor, batch_shape: List[int], name: str) -
         if len(batch_shape) == 0:
             raise ValueError(_status_message(code))  # one matrix: scipy's message as it is
         raise ValueError(f"{name}[{_unravel(first, batch_shape)}]: {_status_message(code)}")
-
-
-def _check_tensor(value: torch.Tensor, name: str) -> None:
-    # Scripted callers are typed already (the branch is resolved statically);
-    # eager callers get a TypeError naming the argument instead of an
-    # AttributeError from the first tensor method.
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
 
 
 def _as_floating(cost: torch.Tensor, name: str) -> torch.Tensor:
