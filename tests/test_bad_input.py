@@ -639,7 +639,7 @@ for dtype in (torch.complex64, torch.complex128):
         f"linear_sum_assignment-{dtype}",
         lambda d=dtype: idmatch.linear_sum_assignment(torch.ones(2, 2, dtype=d)),
         TypeError,
-        "^cost must be a real",
+        "^cost_matrix must be a real",
     )
 bad(
     "linear_sum_assignment-2**31-columns",

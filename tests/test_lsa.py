@@ -567,6 +567,20 @@ def test_array_like_inputs(name, maximize):
         assert np.array_equal(got, expected), describe(np.asarray(cost, dtype=np.float64), maximize)
 
 
+@MAXIMIZE
+def test_scipy_keywords(device, maximize):
+    """scipy's keywords, cost_matrix and maximize, name the same arguments."""
+    cost = _array_inputs(rng_for("keywords"))["int64"]  # tie-heavy
+    want_row, want_col = scipy_lsa(cost_matrix=cost, maximize=maximize)
+    row_ind, col_ind = idmatch.linear_sum_assignment(cost_matrix=cost, maximize=maximize)
+    assert np.array_equal(row_ind, want_row) and np.array_equal(col_ind, want_col)
+    tensor = torch.from_numpy(cost).to(device)
+    row_ind, col_ind = idmatch.linear_sum_assignment(cost_matrix=tensor, maximize=maximize)
+    assert np.array_equal(to_numpy(row_ind), want_row) and np.array_equal(to_numpy(col_ind), want_col)
+    with pytest.raises(TypeError, match="^cost_matrix must be a real"):
+        idmatch.linear_sum_assignment(cost_matrix=tensor.to(torch.complex64), maximize=maximize)
+
+
 def test_output_types(device):
     cost = torch.rand(4, 6, device=device)
     row_ind, col_ind = idmatch.linear_sum_assignment(cost)
