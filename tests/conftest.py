@@ -1,5 +1,6 @@
-"""Shared helpers of the test suite: devices, the scipy oracle and random
-assignment problems.
+"""Shared helpers of the test suite: devices and dtypes, the scipy oracle,
+random assignment problems, the NaN-aware identity assertion and the
+child-process runner.
 
 scipy.optimize.linear_sum_assignment is the oracle for every answer. A problem
 is generated in the dtype under test and the oracle sees exactly those values
@@ -8,6 +9,7 @@ converted to float64, which is what the solver works on.
 
 import ctypes
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -18,18 +20,14 @@ import torch
 from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import idmatch  # noqa: F401  (registers torch.ops.idmatch)
+from idmatch import Status
+from idmatch._common import FLOATING_DTYPES, INDEX_DTYPES
 from idmatch._loader import cpu_small_solver_enabled
 
-FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-INT_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+# Costs of these dtypes are solved as scipy casts them, in float64.
+INT_DTYPES = (torch.bool,) + INDEX_DTYPES
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-# Raw op status codes (the contract of torch.ops.idmatch.ragged_linear_sum_assignment).
-STATUS_OK = 0
-STATUS_INVALID_ENTRIES = 1
-STATUS_INFEASIBLE = 2
-STATUS_INVALID_PROBLEM = 3
 
 INVALID_ENTRIES_MESSAGE = "matrix contains invalid numeric entries"
 INFEASIBLE_MESSAGE = "cost matrix is infeasible"
@@ -64,7 +62,7 @@ def device(request):
     return request.param
 
 
-@pytest.fixture(params=FLOAT_DTYPES, ids=lambda d: str(d).replace("torch.", ""))
+@pytest.fixture(params=FLOATING_DTYPES, ids=lambda d: str(d).replace("torch.", ""))
 def float_dtype(request):
     return request.param
 
@@ -106,12 +104,13 @@ class Oracle:
 
     @property
     def status(self) -> int:
+        """The raw op's status code for this matrix (a Status value)."""
         if self.error is None:
-            return STATUS_OK
+            return Status.OK.value
         if self.error == INVALID_ENTRIES_MESSAGE:
-            return STATUS_INVALID_ENTRIES
+            return Status.INVALID_ENTRIES.value
         if self.error == INFEASIBLE_MESSAGE:
-            return STATUS_INFEASIBLE
+            return Status.INFEASIBLE.value
         raise AssertionError(f"unexpected scipy error: {self.error}")
 
 
@@ -132,6 +131,63 @@ def first_failure(oracles: Sequence[Oracle]) -> Optional[int]:
         if not answer.ok:
             return index
     return None
+
+
+# ---------------------------------------------------------------------------
+# Comparing outputs.
+
+
+def cpu_copy(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().cpu().contiguous().clone()
+
+
+def tensor_difference(actual: torch.Tensor, expected: torch.Tensor) -> Optional[str]:
+    """None when the two are identical: the same dtype and shape, NaN where
+    NaN and the same bits elsewhere (so -0.0 is not 0.0); otherwise what
+    differs."""
+    if actual.dtype != expected.dtype:
+        return f"dtype {actual.dtype} != {expected.dtype}"
+    if tuple(actual.shape) != tuple(expected.shape):
+        return f"shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    a, e = cpu_copy(actual), cpu_copy(expected)
+    if a.is_floating_point():
+        nan_a, nan_e = torch.isnan(a), torch.isnan(e)
+        if not torch.equal(nan_a, nan_e):
+            return f"NaN at {torch.nonzero(nan_a != nan_e)[:5].tolist()}\n{a}\n{e}"
+        bits = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
+        same = (a.view(bits) == e.view(bits)) | nan_a
+    else:
+        same = a == e
+    if not bool(same.all()):
+        return f"differs at {torch.nonzero(~same)[:5].tolist()}\n{a}\n{e}"
+    return None
+
+
+def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str, device=None) -> None:
+    """actual is a tensor identical to expected (see tensor_difference), on
+    `device`'s type when one is given."""
+    assert isinstance(actual, torch.Tensor), f"{what}: {type(actual)}"
+    if device is not None:
+        assert actual.device.type == torch.device(device).type, f"{what}: on {actual.device}"
+    difference = tensor_difference(actual, expected)
+    assert difference is None, f"{what}: {difference}"
+
+
+# ---------------------------------------------------------------------------
+# Child processes: a fault, a trap or a per-process setting stays out of the
+# suite's process.
+
+
+def run_child(*args: str, env=None, cwd=None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Runs this interpreter with `args` (``"-c", script, ...``, ``"-m",
+    module, ...`` or a file and its arguments); output captured as text."""
+    return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_child_ok(result: subprocess.CompletedProcess, what: str) -> None:
+    assert result.returncode == 0, (
+        f"{what}: child exited with {result.returncode}:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Two lists drive the tests:
   message instead, checked against scipy on the same input. After every
   case, a normal call of every function still gives the right answer.
 - REPORT_CASES: bad values given to the raw ops, which never raise on values:
-  they report per problem (status), per peak (-2, -3) or per row (NaN), and
+  they report per problem (Status), per peak (PeakCode) or per row (NaN), and
   leave every other answer as it would be without the bad value.
 
 A tensor on the meta device stands in for "another device" (and CUDA too
@@ -28,6 +28,9 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import idmatch
 import idmatch.reference as reference
+from conftest import assert_identical
+from idmatch import PeakCode, Status
+from idmatch._common import FLOATING_DTYPES, INDEX_DTYPES
 
 OTHER_DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -144,15 +147,6 @@ def reference_outputs(function_name: str, args: dict):
     return reference.classify_peaks_from_maps(*(args[n] for n in CLASSIFY_ARGS))
 
 
-def assert_nan_equal(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape, what
-    if actual.is_floating_point():
-        same = (actual == expected) | (torch.isnan(actual) & torch.isnan(expected))
-    else:
-        same = actual == expected
-    assert bool(same.all()), f"{what}:\n{actual}\n{expected}"
-
-
 def assert_still_working() -> None:
     """A normal call of every public function right after a failed one."""
     cost = lsa_cost()
@@ -168,11 +162,11 @@ def assert_still_working() -> None:
         actual = function(*(args[n] for n in names))
         actual = actual if isinstance(actual, tuple) else (actual,)
         for k, (a, e) in enumerate(zip(actual, reference_outputs(name, args))):
-            assert_nan_equal(a, e, f"{name} output {k}")
+            assert_identical(a, e, f"{name} output {k}")
     inds, probs = idmatch.get_class_inds_from_vectors(match_scene()["peak_class_probs"])
     expected_inds, expected_probs = reference.get_class_inds_from_vectors(match_scene()["peak_class_probs"])
-    assert_nan_equal(inds, expected_inds, "class_inds")
-    assert_nan_equal(probs, expected_probs, "class_probs")
+    assert_identical(inds, expected_inds, "class_inds")
+    assert_identical(probs, expected_probs, "class_probs")
 
 
 # ---------------------------------------------------------------------------
@@ -373,11 +367,7 @@ def wild_index_values(dtype: torch.dtype) -> List[int]:
     return [torch.iinfo(dtype).max, torch.iinfo(dtype).min, -1, 3]
 
 
-WILD_INDICES = [
-    (dtype, value)
-    for dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-    for value in wild_index_values(dtype)
-]
+WILD_INDICES = [(dtype, value) for dtype in INDEX_DTYPES for value in wild_index_values(dtype)]
 
 
 def with_index(t: torch.Tensor, dtype: torch.dtype, value: int, peak: int = 3) -> torch.Tensor:
@@ -452,7 +442,7 @@ def with_point(points: torch.Tensor, dtype: torch.dtype, column: int, value: flo
     return points
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for column in (0, 1):
         for name in ("sample_class_maps", "classify_peaks_from_maps"):
             bad(
@@ -480,7 +470,7 @@ def with_forbidden_row(maps: torch.Tensor) -> torch.Tensor:
 
 GROUP_INVALID = "of the peaks of sample 0, channel 1 cannot be matched: matrix contains invalid numeric entries"
 GROUP_INFEASIBLE = "of the peaks of sample 0, channel 1 has no complete assignment"
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for label, value in (("nan", NAN), ("+inf", INF)):
         bad(
             f"classify_peaks_from_maps-class_maps-{label}-{dtype}",
@@ -506,7 +496,7 @@ def with_prob(probs: torch.Tensor, value: float, dtype: torch.dtype = torch.floa
     return probs
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for label, value in (("nan", NAN), ("+inf", INF)):
         bad(
             f"group_class_peaks-peak_class_probs-{label}-{dtype}",
@@ -639,7 +629,7 @@ for dtype in (torch.complex64, torch.complex128):
         f"linear_sum_assignment-{dtype}",
         lambda d=dtype: idmatch.linear_sum_assignment(torch.ones(2, 2, dtype=d)),
         TypeError,
-        "^cost must be a real",
+        "^cost_matrix must be a real",
     )
 bad(
     "linear_sum_assignment-2**31-columns",
@@ -681,7 +671,7 @@ def batch_with(value: float, dtype=torch.float32) -> torch.Tensor:
     return cost
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     bad(
         f"batch_linear_sum_assignment-nan-{dtype}",
         lambda d=dtype: idmatch.batch_linear_sum_assignment(batch_with(NAN, d)),
@@ -964,7 +954,7 @@ def ragged_with(value: float, dtype=torch.float32) -> torch.Tensor:
     return cost
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for label, value, maximize in (("nan", NAN, False), ("-inf", -INF, False), ("+inf-maximize", INF, True)):
         bad(
             f"{RAGGED}-{label}-{dtype}",
@@ -1006,7 +996,7 @@ for label, values in BAD_OFFSETS.items():
         assert status.tolist() == [3] * (len(values) - 1) and col_for_row.tolist() == [-1, -1, -1]
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for label, value, maximize, code in (
         ("nan", NAN, False, 1),
         ("-inf", -INF, False, 1),
@@ -1043,6 +1033,13 @@ def raw_classify(args: dict):
     return torch.ops.idmatch.classify_peaks_from_maps(*(args[n] for n in CLASSIFY_ARGS))
 
 
+def one_failed_group(code: Status) -> List[List[int]]:
+    """The statuses of the scenes' 2 x 3 groups when group (sample 0,
+    channel 1) alone fails, with `code`."""
+    ok = Status.OK.value
+    return [[ok, code.value, ok], [ok, ok, ok]]
+
+
 def expected_probs(args: dict, bad_peaks: List[int]) -> torch.Tensor:
     """The reference's probabilities, NaN rows for the bad peaks."""
     good = identity_scene()
@@ -1058,19 +1055,20 @@ for dtype, value in WILD_INDICES:
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_sample_inds"] = with_index(args["peak_sample_inds"], dtype, value)
-        assert_nan_equal(raw_sample(args), expected_probs(args, [3]), "probs")
+        assert_identical(raw_sample(args), expected_probs(args, [3]), "probs")
 
     @report(f"raw.classify_peaks_from_maps-peak_sample_inds-{tag}")
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_sample_inds"] = with_index(args["peak_sample_inds"], dtype, value)
         class_inds, status, problems = raw_classify(args)[3:]
-        assert class_inds[3] == -2 and bool((status == 0).all()) and int(problems) == 1
+        assert class_inds[3] == PeakCode.SAMPLE_OUT_OF_RANGE.value and int(problems) == 1
+        assert bool((status == Status.OK.value).all())
         probs = expected_probs(args, [])
         match, _ = torch.ops.idmatch.match_peaks_to_classes(
             probs, with_index(identity_scene()["peak_sample_inds"], torch.int64, -1), args["peak_channel_inds"], 2, 3
         )
-        assert_nan_equal(class_inds, match, "class_inds")
+        assert_identical(class_inds, match, "class_inds")
 
     @report(f"raw.match_peaks_to_classes-peak_sample_inds-{tag}")
     def _check(dtype=dtype, value=value):
@@ -1079,12 +1077,12 @@ for dtype, value in WILD_INDICES:
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
             args["peak_class_probs"], samples, args["peak_channel_inds"], 2, 3
         )
-        assert class_inds[3] == -2 and bool((status == 0).all())
+        assert class_inds[3] == PeakCode.SAMPLE_OUT_OF_RANGE.value and bool((status == Status.OK.value).all())
         keep = [0, 1, 2, 4]
         peaks, classes = reference.group_class_peaks(
             args["peak_class_probs"][keep], args["peak_sample_inds"][keep], args["peak_channel_inds"][keep], 2, 3
         )
-        expected = torch.full((4,), -1, dtype=torch.int64)
+        expected = torch.full((4,), PeakCode.UNMATCHED.value, dtype=torch.int64)
         expected[peaks] = classes
         assert class_inds[keep].tolist() == expected.tolist()
 
@@ -1098,34 +1096,36 @@ for dtype, value in WILD_INDICES:
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
             args["peak_class_probs"], args["peak_sample_inds"], channels, 2, 3
         )
-        assert class_inds[3] == -3 and bool((status == 0).all())
+        assert class_inds[3] == PeakCode.CHANNEL_OUT_OF_RANGE.value and bool((status == Status.OK.value).all())
 
     @report(f"raw.classify_peaks_from_maps-peak_channel_inds-{tag}")
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_channel_inds"] = with_index(args["peak_channel_inds"], dtype, value)
         class_inds, status, problems = raw_classify(args)[3:]
-        assert class_inds[3] == -3 and bool((status == 0).all()) and int(problems) == 1
+        assert class_inds[3] == PeakCode.CHANNEL_OUT_OF_RANGE.value and int(problems) == 1
+        assert bool((status == Status.OK.value).all())
 
 
 @report("raw.match_peaks_to_classes-no-groups")
 def _check_no_groups():
     args = match_scene()
-    for n_samples, n_channels, code in ((0, 3, -2), (2, 0, -3), (0, 0, -2)):
+    sample_out, channel_out = PeakCode.SAMPLE_OUT_OF_RANGE.value, PeakCode.CHANNEL_OUT_OF_RANGE.value
+    for n_samples, n_channels, code in ((0, 3, sample_out), (2, 0, channel_out), (0, 0, sample_out)):
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
             args["peak_class_probs"], args["peak_sample_inds"], args["peak_channel_inds"], n_samples, n_channels
         )
         assert class_inds.tolist() == [code] * 5 and status.shape == (n_samples, n_channels)
 
 
-for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+for dtype in FLOATING_DTYPES:
     for column in (0, 1):
 
         @report(f"raw.sample_class_maps-peak_points-nan-{'xy'[column]}-{dtype}")
         def _check(dtype=dtype, column=column):
             args = identity_scene()
             args["peak_points"] = with_point(args["peak_points"], dtype, column, NAN)
-            assert_nan_equal(raw_sample(args), expected_probs(args, [2]), "probs")
+            assert_identical(raw_sample(args), expected_probs(args, [2]), "probs")
 
         @report(f"raw.classify_peaks_from_maps-peak_points-nan-{'xy'[column]}-{dtype}")
         def _check(dtype=dtype, column=column):
@@ -1133,17 +1133,19 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             args["peak_points"] = with_point(args["peak_points"], dtype, column, NAN)
             points, point_vals, class_probs, class_inds, status, problems = raw_classify(args)
             # Peak 2 is alone in group (sample 0, channel 1): that group fails, the others do not.
-            assert status.tolist() == [[0, 1, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
+            assert status.tolist() == one_failed_group(Status.INVALID_ENTRIES) and int(problems) == 1
+            assert class_inds[2] == PeakCode.UNMATCHED.value
             assert bool(torch.isnan(points[0, :, 1]).all()) and bool(torch.isnan(class_probs[0, :, 1]).all())
 
-    for label, value, code in (("nan", NAN, 1), ("+inf", INF, 1)):
+    for label, value, code in (("nan", NAN, Status.INVALID_ENTRIES), ("+inf", INF, Status.INVALID_ENTRIES)):
 
         @report(f"raw.classify_peaks_from_maps-class_maps-{label}-{dtype}")
         def _check(value=value, dtype=dtype, code=code):
             args = identity_scene()
             args["class_maps"] = with_map_value(args["class_maps"], value, dtype)
             class_inds, status, problems = raw_classify(args)[3:]
-            assert status.tolist() == [[0, code, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
+            assert status.tolist() == one_failed_group(code) and int(problems) == 1
+            assert class_inds[2] == PeakCode.UNMATCHED.value
 
         @report(f"raw.match_peaks_to_classes-peak_class_probs-{label}-{dtype}")
         def _check(value=value, dtype=dtype, code=code):
@@ -1152,7 +1154,7 @@ for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
                 probs, args["peak_sample_inds"], args["peak_channel_inds"], 2, 3
             )
-            assert status.tolist() == [[0, code, 0], [0, 0, 0]] and class_inds[2] == -1
+            assert status.tolist() == one_failed_group(code) and class_inds[2] == PeakCode.UNMATCHED.value
 
 
 @report("raw.classify_peaks_from_maps-class_maps-forbidden")
@@ -1160,7 +1162,8 @@ def _check_forbidden():
     args = identity_scene()
     args["class_maps"] = with_forbidden_row(args["class_maps"])
     class_inds, status, problems = raw_classify(args)[3:]
-    assert status.tolist() == [[0, 2, 0], [0, 0, 0]] and class_inds[2] == -1 and int(problems) == 1
+    assert status.tolist() == one_failed_group(Status.INFEASIBLE) and int(problems) == 1
+    assert class_inds[2] == PeakCode.UNMATCHED.value
 
 
 for label, maps in (("height-0", lambda m: m[:, :, :0]), ("width-0", lambda m: m[..., :0])):
@@ -1207,7 +1210,7 @@ for label, value in (
         dtype = torch.float16 if value == 65504.0 else torch.float64
         args["peak_points"] = with_point(args["peak_points"], dtype, 1, value)
         probs = idmatch.sample_class_maps(*(args[n] for n in SAMPLE_ARGS))
-        assert_nan_equal(probs, reference.sample_class_maps(*(args[n] for n in SAMPLE_ARGS)), "probs")
+        assert_identical(probs, reference.sample_class_maps(*(args[n] for n in SAMPLE_ARGS)), "probs")
 
 
 @report("classify_peaks_from_maps-peak_vals-nan-copied")
@@ -1216,7 +1219,7 @@ def _check_nan_vals():
     args["peak_vals"] = torch.full((5,), NAN)
     actual = idmatch.classify_peaks_from_maps(*(args[n] for n in CLASSIFY_ARGS))
     for a, e in zip(actual, reference.classify_peaks_from_maps(*(args[n] for n in CLASSIFY_ARGS))):
-        assert_nan_equal(a, e, "outputs")
+        assert_identical(a, e, "outputs")
 
 
 # ---------------------------------------------------------------------------

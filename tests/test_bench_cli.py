@@ -3,11 +3,12 @@ registry and its error paths. Nothing here asserts on times."""
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+
+from conftest import run_child
 
 pytest.importorskip("scipy")
 
@@ -92,13 +93,7 @@ def test_lsa_workloads_registered():
 
 def test_unknown_workload_is_an_error(tmp_path):
     # Through `python -m`, as a user runs it.
-    completed = subprocess.run(
-        [sys.executable, "-m", "idmatch", "bench", "--workloads", "L1,W99"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = run_child("-m", "idmatch", "bench", "--workloads", "L1,W99", cwd=tmp_path, timeout=300)
     assert completed.returncode == 2
     assert "unknown workload 'W99'" in completed.stderr
     assert "choose from L1" in completed.stderr

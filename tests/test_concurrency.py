@@ -17,7 +17,9 @@ import pytest
 import torch
 
 import idmatch
-from conftest import DEVICES
+from conftest import DEVICES, tensor_difference
+from idmatch import Status
+from idmatch._common import FLOATING_DTYPES
 
 PYTHON_THREADS = 8
 ROUNDS = 20  # calls of its whole workload per thread
@@ -49,7 +51,7 @@ def _scene(gen: torch.Generator, device: str, dtype: torch.dtype):
 def make_workload(seed: int, device: str) -> List[Tuple[str, Callable[[], object]]]:
     """(name, call) pairs over inputs made once, from `seed`."""
     gen = torch.Generator().manual_seed(seed)
-    dtype = (torch.float32, torch.float64, torch.float16, torch.bfloat16)[seed % 4]
+    dtype = FLOATING_DTYPES[seed % len(FLOATING_DTYPES)]
     single = torch.randint(0, 3, (120, 90), generator=gen).to(device, torch.float64)
     batch = torch.rand(3000, 12, 10, generator=gen).to(device, dtype)
     batch_with_nan = batch.clone()
@@ -102,11 +104,7 @@ def run_workload(workload) -> Dict[str, object]:
 
 def identical(a, b) -> bool:
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        if a.is_floating_point():
-            return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
-        return torch.equal(a, b)
+        return tensor_difference(a, b) is None
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
     if isinstance(a, np.ndarray):
@@ -150,7 +148,7 @@ def test_workloads_cover_answers_and_errors(serial_answers):
         assert answers["batch_error"][2] == "cost[417]: matrix contains invalid numeric entries"
         assert answers["ragged_error"][2] == "problem[200]: matrix contains invalid numeric entries"
         status = answers["raw_classify"][4]
-        assert bool((status == 0).all())
+        assert bool((status == Status.OK.value).all())
         assert int((answers["raw_classify"][3] >= 0).sum()) > 100
 
 

@@ -1,12 +1,11 @@
 """`python -m idmatch demo`: arguments, outputs, and clear failures."""
 
 import importlib.util
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from conftest import run_child
 from idmatch import demo
 from idmatch.__main__ import main
 
@@ -62,6 +61,6 @@ def test_new_scenes_by_seed_and_size(tmp_path, capsys, size):
     + ([] if torch.cuda.is_available() else [(["demo", "--device", "cuda"], "CUDA is not available")]),
 )
 def test_bad_arguments_fail_clearly(arguments, message):
-    result = subprocess.run([sys.executable, "-m", "idmatch", *arguments], capture_output=True, text=True)
+    result = run_child("-m", "idmatch", *arguments)
     assert result.returncode == 2
     assert message in result.stderr

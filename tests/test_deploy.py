@@ -1,14 +1,13 @@
 """Deployment routes: TorchScript (saved, then loaded in a fresh process),
 torch.compile(fullgraph=True), torch.export, and the loader's torch check."""
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
 
 import idmatch
+from conftest import assert_child_ok, assert_identical, run_child
 
 
 def scene(seed: int = 0):
@@ -60,13 +59,8 @@ def model_inputs():
 
 def assert_same(actual, expected):
     assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        assert a.dtype == e.dtype and a.shape == e.shape
-        if a.is_floating_point():
-            assert torch.equal(torch.isnan(a), torch.isnan(e))
-            assert torch.equal(a.nan_to_num(0.0), e.nan_to_num(0.0))
-        else:
-            assert torch.equal(a, e)
+    for k, (a, e) in enumerate(zip(actual, expected)):
+        assert_identical(a, e, f"output {k}")
 
 
 def test_scripted_model_saved_and_loaded_in_a_fresh_process(tmp_path):
@@ -76,22 +70,25 @@ def test_scripted_model_saved_and_loaded_in_a_fresh_process(tmp_path):
     assert_same(scripted(*inputs), expected)
     model_path = tmp_path / "model.pt"
     scripted.save(str(model_path))
-    torch.save({"inputs": inputs, "expected": expected}, tmp_path / "io.pt")
+    torch.save(inputs, tmp_path / "inputs.pt")
     # The fresh process imports idmatch (which registers the ops) and nothing
-    # of this test module.
+    # of this test module; it saves the loaded model's outputs for this one
+    # to compare.
     script = textwrap.dedent(f"""
         import torch, idmatch
         model = torch.jit.load({str(model_path)!r})
-        io = torch.load({str(tmp_path / "io.pt")!r})
-        out = model(*io["inputs"])
-        for a, e in zip(out, io["expected"]):
-            same = torch.equal(a.nan_to_num(0.0), e.nan_to_num(0.0)) and torch.equal(a.isnan(), e.isnan())
-            assert same and a.dtype == e.dtype, (a, e)
-        print("loaded-ok", len(out))
+        inputs = torch.load({str(tmp_path / "inputs.pt")!r})
+        torch.save(model(*inputs), {str(tmp_path / "out.pt")!r})
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "loaded-ok 8" in result.stdout
+    assert_child_ok(run_child("-c", script, cwd=tmp_path), "loading the scripted model")
+    assert_same(torch.load(tmp_path / "out.pt"), expected)
+
+
+@pytest.mark.parametrize("name", sorted(set(idmatch.__all__) - {"PeakCode", "Status", "linear_sum_assignment"}))
+def test_public_functions_script(name):
+    """Every public function compiles with torch.jit.script, but
+    linear_sum_assignment, which takes numpy arrays and lists as scipy does."""
+    torch.jit.script(getattr(idmatch, name))
 
 
 def test_scripted_functions_raise_on_bad_values():
@@ -168,5 +165,5 @@ def test_loader_refuses_a_different_torch(tmp_path):
         else:
             print("loaded", idmatch.__file__)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    result = run_child("-c", script, cwd=tmp_path)
     assert "refused: idmatch was built against torch 1.0.0" in result.stdout, result.stdout + result.stderr

@@ -16,8 +16,7 @@ import pytest
 import torch
 
 import idmatch
-from conftest import oracle, under_asan
-from test_identity import assert_identical
+from conftest import assert_identical, oracle, under_asan
 
 pytestmark = pytest.mark.skipif(under_asan(), reason="AddressSanitizer aborts on refused address space")
 

@@ -3,7 +3,6 @@ identical outputs, NaN where NaN, on thousands of random scenes."""
 
 import os
 import platform
-import subprocess
 import sys
 
 import numpy as np
@@ -12,23 +11,9 @@ import torch
 
 import idmatch
 import idmatch.reference as reference
-from conftest import oracle
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-
-
-def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:
-    """Same dtype, shape and values, NaN where NaN (no tolerance)."""
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-    actual, expected = actual.cpu(), expected.cpu()
-    same = (
-        (actual == expected) | (torch.isnan(actual) & torch.isnan(expected))
-        if actual.is_floating_point()
-        else (actual == expected)
-    )
-    assert bool(same.all()), f"{what} differs at {torch.nonzero(~same)[:5].tolist()}:\n{actual}\n{expected}"
+from conftest import DEVICES, assert_child_ok, assert_identical, oracle, run_child
+from idmatch import PeakCode, Status
+from idmatch._common import FLOATING_DTYPES
 
 
 def random_scene(rng: np.random.Generator, map_dtype=torch.float32, point_dtype=torch.float32):
@@ -76,9 +61,9 @@ def random_scene(rng: np.random.Generator, map_dtype=torch.float32, point_dtype=
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("map_dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("map_dtype", FLOATING_DTYPES)
 def test_classify_peaks_from_maps_equals_reference(device, map_dtype):
-    rng = np.random.default_rng(100 + FLOAT_DTYPES.index(map_dtype))
+    rng = np.random.default_rng(100 + FLOATING_DTYPES.index(map_dtype))
     point_dtypes = [torch.float32, torch.float64, torch.float16]
     for case in range(400):
         scene = random_scene(rng, map_dtype, point_dtypes[case % 3])
@@ -177,7 +162,7 @@ def test_every_mix_of_peak_dtypes_equals_reference(device, mix):
 def test_group_class_peaks_and_sampling_equal_reference(device):
     rng = np.random.default_rng(7)
     for case in range(1000):
-        map_dtype = FLOAT_DTYPES[case % 4]
+        map_dtype = FLOATING_DTYPES[case % 4]
         class_maps, peak_points, _, sample_inds, channel_inds, n_channels = random_scene(rng, map_dtype)
         probs = idmatch.sample_class_maps(class_maps.to(device), peak_points.to(device), sample_inds.to(device))
         assert_identical(probs, reference.sample_class_maps(class_maps, peak_points, sample_inds), f"case {case}")
@@ -198,7 +183,7 @@ def test_get_class_inds_from_vectors_equals_reference(device):
     rng = np.random.default_rng(11)
     for case in range(1500):
         rows, cols = int(rng.integers(0, 12)), int(rng.integers(0, 8))
-        dtype = FLOAT_DTYPES[case % 4]
+        dtype = FLOATING_DTYPES[case % 4]
         if case % 3 == 0:
             values = rng.choice([0.0, 0.5, 1.0], size=(rows, cols))
         else:
@@ -219,11 +204,11 @@ def test_raw_match_op_is_the_grouped_reference():
         class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
             probs, sample_inds, channel_inds, class_maps.shape[0], n_channels
         )
-        assert status.shape == (class_maps.shape[0], n_channels) and bool((status == 0).all())
+        assert status.shape == (class_maps.shape[0], n_channels) and bool((status == Status.OK.value).all())
         expected_peaks, expected_classes = reference.group_class_peaks(
             probs, sample_inds, channel_inds, class_maps.shape[0], n_channels
         )
-        expected = torch.full((probs.shape[0],), -1, dtype=torch.int64)
+        expected = torch.full((probs.shape[0],), PeakCode.UNMATCHED.value, dtype=torch.int64)
         expected[expected_peaks] = expected_classes
         assert_identical(class_inds, expected, f"case {case}")
 
@@ -255,7 +240,8 @@ def test_many_samples_few_peaks():
     outputs = torch.ops.idmatch.classify_peaks_from_maps(
         huge, points[:2], torch.rand(2), samples[:2], torch.zeros(2, dtype=torch.int64), 0
     )
-    assert outputs[0].shape == (2**40, 2, 0, 2) and outputs[3].tolist() == [-3, -3] and int(outputs[5]) == 2
+    assert outputs[0].shape == (2**40, 2, 0, 2) and int(outputs[5]) == 2
+    assert outputs[3].tolist() == [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
 
 
 def test_non_contiguous_inputs():
@@ -384,19 +370,9 @@ def test_hard_coordinates_in_every_lane(shape, layout):
         )
         for p in range(num_peaks):
             if bool(torch.isnan(expected[p]).any()):
-                assert int(class_inds[p]) == -1
+                assert int(class_inds[p]) == PeakCode.UNMATCHED.value
             else:
                 assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
-
-
-def run_child(script: str, *args: str, env=None) -> subprocess.CompletedProcess:
-    """Runs a Python script in a child process (a fault or a trap fails the
-    test with a message instead of killing the suite)."""
-    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
-
-
-def assert_child_ok(result: subprocess.CompletedProcess, what: str) -> None:
-    assert result.returncode == 0, f"{what}: child exited with {result.returncode}:\n{result.stderr[-2000:]}"
 
 
 PIXELS_UNDER_FLOAT_MODES = """
@@ -449,7 +425,7 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
         if solver == "portable":
             env["IDMATCH_CPU_SOLVER"] = "portable"
         path = tmp_path / f"{solver}.pt"
-        assert_child_ok(run_child(script, str(path), env=env), solver)
+        assert_child_ok(run_child("-c", script, str(path), env=env), solver)
         outputs[solver] = torch.load(path)
     assert outputs["default"].keys() == outputs["portable"].keys()
     assert len(outputs["default"]) >= 4 * LANES
@@ -537,19 +513,20 @@ def test_ops_raise_no_fp_exception(tmp_path, solver):
     if solver == "portable":
         env["IDMATCH_CPU_SOLVER"] = "portable"
     path = tmp_path / "results.pt"
-    assert_child_ok(run_child(UNDER_TRAP, str(path), env=env), solver)
+    assert_child_ok(run_child("-c", UNDER_TRAP, str(path), env=env), solver)
     results, valid, stale_probs, stale_samples = torch.load(path)
+    ok, invalid = Status.OK.value, Status.INVALID_ENTRIES.value
     for peaks in (3, 20):
         fused, matched, ragged = results[peaks]
-        assert fused.tolist() == [[1], [0]], f"{peaks} peaks: fused op statuses"
-        assert matched.tolist() == [[0], [1]], f"{peaks} peaks: match statuses"
-        assert ragged.tolist() == [1, 1], f"{peaks} peaks: ragged statuses"
+        assert fused.tolist() == [[invalid], [ok]], f"{peaks} peaks: fused op statuses"
+        assert matched.tolist() == [[ok], [invalid]], f"{peaks} peaks: match statuses"
+        assert ragged.tolist() == [invalid, invalid], f"{peaks} peaks: ragged statuses"
     zeros = torch.zeros(15, dtype=torch.int64)
     for got, want in zip(
         results["stale"], torch.ops.idmatch.match_peaks_to_classes(stale_probs, stale_samples, zeros, 2, 1)
     ):
         assert got.tolist() == want.tolist(), "the group after a refused one"
-    assert results["stale"][1].tolist() == [[1], [0]]
+    assert results["stale"][1].tolist() == [[invalid], [ok]]
     for (cost, offsets), (col_for_row, status) in zip(valid, results["valid"]):
         for s in range(offsets.shape[0] - 1):
             answer = oracle(cost[offsets[s] : offsets[s + 1]])  # ok or infeasible
@@ -618,7 +595,7 @@ def test_pixel_pass_reads_no_point_past_the_last():
     many would fault (masked loads and gathers cannot be checked by
     AddressSanitizer). Run in a child process, so a fault is a failure
     with a message rather than a crash of the suite."""
-    result = run_child(f"LANES = {LANES}\n" + GUARDED_POINTS)
+    result = run_child("-c", f"LANES = {LANES}\n" + GUARDED_POINTS)
     if result.returncode == 77:
         pytest.skip("mprotect failed")
     assert_child_ok(result, "guarded points")
@@ -699,13 +676,15 @@ def test_raw_ops_report_instead_of_raising():
     _, _, _, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
         maps, points, torch.rand(4), samples, channels, 2
     )
-    assert class_inds.tolist() == [-1, -1, -2, -2]  # group (0, 0) holds a NaN row
-    assert status.tolist() == [[1, 0], [0, 0]]
+    unmatched, sample_out = PeakCode.UNMATCHED.value, PeakCode.SAMPLE_OUT_OF_RANGE.value
+    assert class_inds.tolist() == [unmatched, unmatched, sample_out, sample_out]  # group (0, 0) holds a NaN row
+    ok, invalid = Status.OK.value, Status.INVALID_ENTRIES.value
+    assert status.tolist() == [[invalid, ok], [ok, ok]]
     assert int(problems) == 3  # two ignored peaks and one failed group
     class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(
         torch.rand(3, 2), torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
     )
-    assert class_inds.tolist()[1:] == [-3, -3]
+    assert class_inds.tolist()[1:] == [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
 
 
 def full_scene(dtype=torch.float32, n_samples=2, n_classes=3, n_channels=2):

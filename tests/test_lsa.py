@@ -15,12 +15,9 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import idmatch
 from conftest import (
-    FLOAT_DTYPES,
     INFEASIBLE_MESSAGE,
     INT_DTYPES,
     INVALID_ENTRIES_MESSAGE,
-    STATUS_INVALID_PROBLEM,
-    STATUS_OK,
     cpu_small_solver_enabled,
     describe,
     first_failure,
@@ -31,6 +28,8 @@ from conftest import (
     random_values,
     raw_op,
 )
+from idmatch import Status
+from idmatch._common import FLOATING_DTYPES
 
 SEED = 5813
 
@@ -42,7 +41,7 @@ def rng_for(*key) -> np.random.Generator:
     words = [SEED]
     for part in key:
         if isinstance(part, torch.dtype):
-            words.append(list(FLOAT_DTYPES + INT_DTYPES).index(part))
+            words.append(list(FLOATING_DTYPES + INT_DTYPES).index(part))
         elif isinstance(part, str):
             words.append(sum(ord(ch) * 31**k for k, ch in enumerate(part)) % (2**32))
         else:
@@ -567,6 +566,20 @@ def test_array_like_inputs(name, maximize):
         assert np.array_equal(got, expected), describe(np.asarray(cost, dtype=np.float64), maximize)
 
 
+@MAXIMIZE
+def test_scipy_keywords(device, maximize):
+    """scipy's keywords, cost_matrix and maximize, name the same arguments."""
+    cost = _array_inputs(rng_for("keywords"))["int64"]  # tie-heavy
+    want_row, want_col = scipy_lsa(cost_matrix=cost, maximize=maximize)
+    row_ind, col_ind = idmatch.linear_sum_assignment(cost_matrix=cost, maximize=maximize)
+    assert np.array_equal(row_ind, want_row) and np.array_equal(col_ind, want_col)
+    tensor = torch.from_numpy(cost).to(device)
+    row_ind, col_ind = idmatch.linear_sum_assignment(cost_matrix=tensor, maximize=maximize)
+    assert np.array_equal(to_numpy(row_ind), want_row) and np.array_equal(to_numpy(col_ind), want_col)
+    with pytest.raises(TypeError, match="^cost_matrix must be a real"):
+        idmatch.linear_sum_assignment(cost_matrix=tensor.to(torch.complex64), maximize=maximize)
+
+
 def test_output_types(device):
     cost = torch.rand(4, 6, device=device)
     row_ind, col_ind = idmatch.linear_sum_assignment(cost)
@@ -624,7 +637,7 @@ def test_raw_op_status_codes(device, float_dtype, maximize):
     cost = torch.from_numpy(np.concatenate(problems)).to(float_dtype)
     offsets = torch.tensor(np.cumsum([0] + [len(p) for p in problems]))
     expected = {oracle(torch.from_numpy(p).to(float_dtype), maximize).status for p in problems}
-    assert expected == {0, 1, 2}
+    assert expected == {Status.OK.value, Status.INVALID_ENTRIES.value, Status.INFEASIBLE.value}
     check_ragged(cost, offsets, maximize, device)
 
 
@@ -651,7 +664,7 @@ def test_raw_op_invalid_offsets(device, name):
     offsets = torch.tensor(BAD_OFFSETS[name](rows), dtype=torch.int64, device=device)
     col_for_row, status = raw_op()(cost, offsets, False)
     assert tuple(status.shape) == (offsets.shape[0] - 1,)
-    assert bool((status == STATUS_INVALID_PROBLEM).all())
+    assert bool((status == Status.INVALID_PROBLEM.value).all())
     assert bool((col_for_row == -1).all()) and tuple(col_for_row.shape) == (rows,)
     with pytest.raises(ValueError, match="offsets"):
         idmatch.ragged_linear_sum_assignment(cost, offsets)
@@ -689,7 +702,7 @@ def test_raw_op_writes_every_unassigned_row(device, num_cols, maximize):
     assert (col_for_row[:head] == -1).all() and (col_for_row[offsets[-1] :] == -1).all()
     # Offsets that fail every problem leave every row unassigned.
     col_for_row, status = raw_op()(cost.to(device), torch.tensor([0, 4, 2]).to(device), maximize)
-    assert bool((col_for_row == -1).all()) and bool((status == STATUS_INVALID_PROBLEM).all())
+    assert bool((col_for_row == -1).all()) and bool((status == Status.INVALID_PROBLEM.value).all())
     # No problems: no row is in one, whatever the lone offset says (out of
     # range included, as no offset pair is there to be checked).
     for lone in (0, 4, -1, cost.shape[0] + 5, 2**62):
@@ -708,7 +721,7 @@ def test_raw_op_default_maximize_and_no_problems(device):
     cost = torch.rand(5, 5, device=device)
     col_for_row, status = raw_op()(cost, torch.tensor([0, 5], device=device))
     assert np.array_equal(to_numpy(col_for_row), oracle(cost, False).col_for_row)
-    assert to_numpy(status).tolist() == [STATUS_OK]
+    assert to_numpy(status).tolist() == [Status.OK.value]
     col_for_row, status = raw_op()(cost, torch.tensor([2], device=device), False)
     assert status.shape == (0,) and bool((col_for_row == -1).all())
 

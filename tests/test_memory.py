@@ -17,7 +17,6 @@ import ctypes
 import gc
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -25,7 +24,7 @@ import pytest
 import torch
 
 import idmatch
-from conftest import under_asan
+from conftest import assert_child_ok, run_child, under_asan
 
 MiB = 1 << 20
 
@@ -215,13 +214,8 @@ def classify_model_bytes(
 
 def _run_large_case(case: str, **params) -> dict:
     """Runs one large case in a fresh interpreter (this file, as a script)."""
-    result = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), case, json.dumps(params)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, f"{case} failed:\n{result.stdout}\n{result.stderr}"
+    result = run_child(os.path.abspath(__file__), case, json.dumps(params), timeout=1800)
+    assert_child_ok(result, case)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

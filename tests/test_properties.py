@@ -28,10 +28,17 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 
 import idmatch
 import idmatch.reference as reference
-from conftest import DEVICES, FLOAT_DTYPES, INFEASIBLE_MESSAGE, INVALID_ENTRIES_MESSAGE, oracle
-
-INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-INT_COST_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+from conftest import (
+    DEVICES,
+    INFEASIBLE_MESSAGE,
+    INT_DTYPES,
+    INVALID_ENTRIES_MESSAGE,
+    assert_identical,
+    cpu_copy,
+    oracle,
+)
+from idmatch import PeakCode, Status
+from idmatch._common import FLOATING_DTYPES, INDEX_DTYPES
 
 INF = math.inf
 NAN = math.nan
@@ -170,10 +177,6 @@ def strided_like(t: torch.Tensor, layout: str) -> torch.Tensor:
     return t.narrow(dim, 0, 1).expand(t.shape)
 
 
-def cpu_copy(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().cpu().contiguous().clone()
-
-
 # ---------------------------------------------------------------------------
 # Comparisons.
 
@@ -196,28 +199,6 @@ def assert_same_error(actual, expected_type, expected_message: Optional[str], co
         assert actual[2] == expected_message, f"message {actual[2]!r} instead of {expected_message!r}\n{context}"
 
 
-def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str, device=None) -> None:
-    """Same dtype, shape and device; NaN where NaN, the same bits elsewhere
-    (so -0.0 is not 0.0)."""
-    assert isinstance(actual, torch.Tensor), f"{what}: {type(actual)}"
-    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
-    assert tuple(actual.shape) == tuple(expected.shape), (
-        f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
-    )
-    if device is not None:
-        assert actual.device.type == torch.device(device).type, f"{what}: on {actual.device}"
-    a, e = cpu_copy(actual), cpu_copy(expected)
-    if a.is_floating_point():
-        nan_a, nan_e = torch.isnan(a), torch.isnan(e)
-        assert torch.equal(nan_a, nan_e), f"{what}: NaN at {torch.nonzero(nan_a != nan_e)[:5].tolist()}\n{a}\n{e}"
-        bits = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
-        same = a.view(bits) == e.view(bits)
-        same |= nan_a
-        assert bool(same.all()), f"{what}: differs at {torch.nonzero(~same)[:5].tolist()}\n{a}\n{e}"
-    else:
-        assert torch.equal(a, e), f"{what}:\n{a}\n{e}"
-
-
 def describe_tensor(name: str, t: torch.Tensor) -> str:
     values = t.detach().cpu().to(torch.float64).numpy() if t.is_floating_point() else t.detach().cpu().numpy()
     body = np.array2string(values, separator=", ", floatmode="unique", threshold=10**6, max_line_width=160)
@@ -238,7 +219,7 @@ def single_costs(draw):
     maximize = draw(st.booleans())
     shape = draw(SHAPES_2D)
     if draw(st.integers(0, 4)) == 0:  # integer and bool costs: solved as scipy casts them
-        dtype = draw(st.sampled_from(INT_COST_DTYPES))
+        dtype = draw(st.sampled_from(INT_DTYPES))
         if dtype == torch.bool:
             values = draw(arrays(np.bool_, shape))
         else:
@@ -247,7 +228,7 @@ def single_costs(draw):
             values = draw(arrays(np.int64, shape, elements=elements))
         cost = torch.from_numpy(values).to(dtype)
     else:
-        dtype = draw(st.sampled_from(FLOAT_DTYPES))
+        dtype = draw(st.sampled_from(FLOATING_DTYPES))
         cost = torch.from_numpy(draw(cost_values(shape, maximize))).to(dtype)
     return cost, maximize, draw(st.sampled_from(LAYOUTS))
 
@@ -325,7 +306,7 @@ def batched_costs(draw):
     count = int(np.prod(batch_shape, dtype=np.int64))
     problems = [draw(cost_values((n, m), maximize)) for _ in range(count)]
     values = np.stack(problems) if problems else np.zeros((0, n, m))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(st.sampled_from(FLOATING_DTYPES))
     cost = torch.from_numpy(values.reshape(batch_shape + (n, m))).to(dtype)
     return cost, maximize, draw(st.sampled_from(LAYOUTS))
 
@@ -368,7 +349,7 @@ def ragged_costs(draw):
     blocks = [np.full((lead, m), NAN)]  # rows outside every problem: never read
     blocks += [draw(cost_values((rows, m), maximize)) for rows in sizes]
     blocks.append(np.full((trail, m), NAN))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(st.sampled_from(FLOATING_DTYPES))
     cost = torch.from_numpy(np.concatenate(blocks)).to(dtype)
     offsets = torch.tensor(np.cumsum([lead] + sizes), dtype=torch.int64)
     offsets_dtype = draw(st.sampled_from(INDEX_DTYPES if int(offsets[-1]) < 128 else INDEX_DTYPES[:3]))
@@ -457,7 +438,7 @@ def scenes(draw, allow_nan_points=True):
     height, width = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     n_channels = draw(st.integers(0, 3))
     n_peaks = draw(st.integers(0, 12)) if n_channels > 0 else 0
-    map_dtype, point_dtype, val_dtype = (draw(st.sampled_from(FLOAT_DTYPES)) for _ in range(3))
+    map_dtype, point_dtype, val_dtype = (draw(st.sampled_from(FLOATING_DTYPES)) for _ in range(3))
     index_dtype = draw(st.sampled_from(INDEX_DTYPES))
     maps = draw(class_maps_values((n_samples, n_classes, height, width)))
     coordinates = (
@@ -555,7 +536,7 @@ def grouped_probs(draw):
     n_classes = draw(st.integers(0, 4))
     n_peaks = draw(st.integers(0, 12)) if n_samples * n_channels > 0 else 0
     probs = draw(cost_values((n_peaks, n_classes), maximize=True))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(st.sampled_from(FLOATING_DTYPES))
     index_dtype = draw(st.sampled_from(INDEX_DTYPES))
     samples = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_samples - 1, 0))))
     channels = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_channels - 1, 0))))
@@ -631,7 +612,7 @@ def test_classify_peaks_from_maps(device, scene):
 def class_vectors(draw):
     shape = draw(SHAPES_2D)
     values = draw(cost_values(shape, maximize=True))
-    return torch.from_numpy(values).to(draw(st.sampled_from(FLOAT_DTYPES))), draw(st.sampled_from(LAYOUTS))
+    return torch.from_numpy(values).to(draw(st.sampled_from(FLOATING_DTYPES))), draw(st.sampled_from(LAYOUTS))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -676,11 +657,11 @@ def expected_match(
     probs: torch.Tensor, samples: torch.Tensor, channels: torch.Tensor, n_samples: int, n_channels: int
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """class_inds and status of match_peaks_to_classes, from scipy per group."""
-    class_inds = torch.full((probs.shape[0],), -1, dtype=torch.int64)
+    class_inds = torch.full((probs.shape[0],), PeakCode.UNMATCHED.value, dtype=torch.int64)
     samples, channels = samples.long(), channels.long()
-    class_inds[(channels < 0) | (channels >= n_channels)] = -3
-    class_inds[(samples < 0) | (samples >= n_samples)] = -2
-    status = torch.zeros((n_samples, n_channels), dtype=torch.int32)
+    class_inds[(channels < 0) | (channels >= n_channels)] = PeakCode.CHANNEL_OUT_OF_RANGE.value
+    class_inds[(samples < 0) | (samples >= n_samples)] = PeakCode.SAMPLE_OUT_OF_RANGE.value
+    status = torch.full((n_samples, n_channels), Status.OK.value, dtype=torch.int32)
     for sample in range(n_samples):
         for channel in range(n_channels):
             members = torch.nonzero((samples == sample) & (channels == channel)).squeeze(1)

@@ -2,7 +2,8 @@
 
 Importing idmatch registers the ops under ``torch.ops.idmatch`` (CPU, and CUDA
 when built with it) together with their fake kernels for torch.compile and
-torch.export.
+torch.export. The raw ops report problems through codes instead of raising:
+``Status`` per problem (or per (sample, channel) group), ``PeakCode`` per peak.
 """
 
 from ._loader import load_ops_library
@@ -10,6 +11,7 @@ from ._loader import load_ops_library
 _LIBRARY_PATH = load_ops_library()
 
 from . import _fake  # noqa: E402,F401  (registers the fake kernels)
+from ._common import PeakCode, Status  # noqa: E402
 from .identity import (  # noqa: E402
     classify_peaks_from_maps,
     get_class_inds_from_vectors,
@@ -25,6 +27,8 @@ from .lsa import (  # noqa: E402
 from ._version import __version__  # noqa: E402
 
 __all__ = [
+    "PeakCode",
+    "Status",
     "batch_linear_sum_assignment",
     "classify_peaks_from_maps",
     "get_class_inds_from_vectors",

@@ -10,25 +10,7 @@ CPU kernel would refuse it, not answered with uninitialized CPU outputs.
 
 import torch
 
-# Index dtypes the kernels read (csrc/ops/identity_common.h, scalar_kind).
-_INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
-
-
-# Floating dtypes the kernels read (csrc/ops/ragged_lsa_checks.h, is_kernel_floating).
-_FLOATING_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
-
-
-def _check_floating(t: torch.Tensor, name: str) -> None:
-    torch._check_type(
-        t.dtype in _FLOATING_DTYPES,
-        lambda: f"{name} must have a floating dtype (float64, float32, float16 or bfloat16), got {t.dtype}",
-    )
-
-
-def _check_same_device(t: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
-    torch._check_value(
-        t.device == ref.device, lambda: f"{name} must be on the device of {ref_name} ({ref.device}), got {t.device}"
-    )
+from ._common import INDEX_DTYPES, _check_floating, _check_same_device
 
 
 @torch.library.register_fake("idmatch::ragged_linear_sum_assignment")
@@ -40,10 +22,7 @@ def _ragged_linear_sum_assignment(cost: torch.Tensor, offsets: torch.Tensor, max
         lambda: f"offsets must be a 1-D tensor of length num_problems + 1, got shape {list(offsets.shape)}",
     )
     torch._check_type(offsets.dtype == torch.int64, lambda: f"offsets must be int64, got {offsets.dtype}")
-    torch._check_value(
-        offsets.device == cost.device,
-        lambda: f"offsets must be on the device of cost ({cost.device}), got {offsets.device}",
-    )
+    _check_same_device(offsets, "offsets", cost, "cost")
     col_for_row = cost.new_empty((cost.shape[0],), dtype=torch.int64)
     status = cost.new_empty((offsets.shape[0] - 1,), dtype=torch.int32)
     return col_for_row, status
@@ -58,7 +37,7 @@ def _check_peak_indices(t: torch.Tensor, name: str, num_peaks, ref: torch.Tensor
         not t.dtype.is_floating_point and not t.dtype.is_complex and t.dtype != torch.bool,
         lambda: f"{name} must have an integer dtype, got {t.dtype}",
     )
-    torch._check_type(t.dtype in _INDEX_DTYPES, lambda: f"{name} has an unsupported dtype {t.dtype}")
+    torch._check_type(t.dtype in INDEX_DTYPES, lambda: f"{name} has an unsupported dtype {t.dtype}")
     _check_same_device(t, name, ref, ref_name)
 
 

@@ -9,20 +9,11 @@ these wrappers turn the reports into exceptions (one device-to-host copy on
 CUDA), except while torch.compile or torch.export trace them.
 """
 
-from enum import Enum
 from typing import Tuple
 
 import torch
 
-from .lsa import Status, _check_tensor, _is_compiling, _status_message
-
-
-class PeakCode(Enum):
-    """Codes in the raw ops' per-peak class_inds besides a class (csrc/core/identity.h)."""
-
-    UNMATCHED = -1  # no class, or dropped by the keep-best filter
-    SAMPLE_OUT_OF_RANGE = -2  # the peak was ignored
-    CHANNEL_OUT_OF_RANGE = -3  # the peak was ignored
+from ._common import PeakCode, Status, _check_floating, _check_tensor, _is_compiling, _status_message
 
 
 def _raise_for_peaks(
@@ -62,6 +53,11 @@ def _raise_for_groups(status: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} of the peaks of sample {sample}, channel {channel} {problem}")
 
 
+def _check_map_size(class_maps: torch.Tensor, peak_points: torch.Tensor) -> None:
+    if peak_points.shape[0] > 0 and (class_maps.shape[2] == 0 or class_maps.shape[3] == 0):
+        raise ValueError(f"class_maps has an empty spatial size {list(class_maps.shape[2:])} but there are peaks")
+
+
 def _check_points(peak_points: torch.Tensor) -> None:
     if peak_points.is_floating_point() and bool(torch.isnan(peak_points).any()):
         raise ValueError("peak_points contains NaN coordinates")
@@ -90,8 +86,7 @@ def sample_class_maps(
     """
     probs = torch.ops.idmatch.sample_class_maps(class_maps, peak_points, peak_sample_inds)
     if not _is_compiling() and peak_points.shape[0] > 0:
-        if class_maps.shape[2] == 0 or class_maps.shape[3] == 0:
-            raise ValueError(f"class_maps has an empty spatial size {list(class_maps.shape[2:])} but there are peaks")
+        _check_map_size(class_maps, peak_points)
         bad = (peak_sample_inds < 0) | (peak_sample_inds >= class_maps.shape[0])
         if bool(bad.any()):
             peak = int(torch.argmax(bad.to(torch.int32)))
@@ -185,10 +180,7 @@ def classify_peaks_from_maps(
     if not _is_compiling() and int(problems) != 0:
         _raise_for_peaks(class_inds, peak_sample_inds, peak_channel_inds, class_maps.shape[0], n_channels)
         if status.numel() > 0 and int(status.max()) != Status.OK.value:
-            if peak_points.shape[0] > 0 and (class_maps.shape[2] == 0 or class_maps.shape[3] == 0):
-                raise ValueError(
-                    f"class_maps has an empty spatial size {list(class_maps.shape[2:])} but there are peaks"
-                )
+            _check_map_size(class_maps, peak_points)
             _check_points(peak_points)
             _raise_for_groups(status, "class_maps")
     return points, point_vals, class_probs
@@ -213,12 +205,7 @@ def get_class_inds_from_vectors(peak_class_probs: torch.Tensor) -> Tuple[torch.T
     _check_tensor(peak_class_probs, "peak_class_probs")
     if peak_class_probs.dim() != 2:
         raise ValueError(f"peak_class_probs must have shape (n_samples, n_classes), got {list(peak_class_probs.shape)}")
-    dtype = peak_class_probs.dtype
-    # The dtypes the kernels read (float8 is floating to torch, but not to them).
-    if dtype != torch.float64 and dtype != torch.float32 and dtype != torch.float16 and dtype != torch.bfloat16:
-        raise TypeError(
-            f"peak_class_probs must have a floating dtype (float64, float32, float16 or bfloat16), got {dtype}"
-        )
+    _check_floating(peak_class_probs, "peak_class_probs")
     rows = peak_class_probs.shape[0]
     offsets = torch.tensor([0, rows], dtype=torch.int64, device=peak_class_probs.device)
     class_inds, status = torch.ops.idmatch.ragged_linear_sum_assignment(peak_class_probs, offsets, True)

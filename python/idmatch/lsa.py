@@ -10,35 +10,12 @@ checks are skipped and the raw ops' contract holds: rows of a failed problem
 get -1.
 """
 
-from enum import Enum
 from typing import List, Tuple, Union
 
 import numpy as np
 import torch
 
-
-class Status(Enum):
-    """Per-problem status codes of the raw ops (csrc/core/lsa_core.h)."""
-
-    OK = 0
-    INVALID_ENTRIES = 1  # NaN, or -inf (+inf when maximizing)
-    INFEASIBLE = 2  # no complete assignment avoids the forbidden (+inf) pairs
-    INVALID_PROBLEM = 3  # bad offsets, or a dimension over 2**31 - 1
-
-
-def _is_compiling() -> bool:
-    if torch.jit.is_scripting():
-        return False
-    return torch.compiler.is_compiling()
-
-
-def _status_message(code: int) -> str:
-    # scipy's words for the first two.
-    if code == Status.INVALID_ENTRIES.value:
-        return "matrix contains invalid numeric entries"
-    if code == Status.INFEASIBLE.value:
-        return "cost matrix is infeasible"
-    return "problem is too large (a dimension over 2**31 - 1) or its rows are out of range"
+from ._common import Status, _check_tensor, _is_compiling, _status_message
 
 
 def _unravel(flat: int, shape: List[int]) -> str:
@@ -60,14 +37,6 @@ def _raise_for_status(status: torch.Tensor, batch_shape: List[int], name: str) -
         if len(batch_shape) == 0:
             raise ValueError(_status_message(code))  # one matrix: scipy's message as it is
         raise ValueError(f"{name}[{_unravel(first, batch_shape)}]: {_status_message(code)}")
-
-
-def _check_tensor(value: torch.Tensor, name: str) -> None:
-    # Scripted callers are typed already (the branch is resolved statically);
-    # eager callers get a TypeError naming the argument instead of an
-    # AttributeError from the first tensor method.
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
 
 
 def _as_floating(cost: torch.Tensor, name: str) -> torch.Tensor:
@@ -168,42 +137,42 @@ def ragged_linear_sum_assignment(cost: torch.Tensor, offsets: torch.Tensor, maxi
     return col_for_row
 
 
-def _scipy_input(cost) -> np.ndarray:
+def _scipy_input(cost_matrix) -> np.ndarray:
     # scipy converts as numpy does when asked for float64: an array (or an
     # object exporting one) must cast safely, while sequences and scalars are
     # converted element by element ("1.5" parses, None becomes NaN, large ints
     # round). The dtype is checked before the rank.
-    is_array = isinstance(cost, np.ndarray) or (
-        not isinstance(cost, np.generic)
-        and any(hasattr(cost, name) for name in ("__array__", "__array_interface__", "__array_struct__"))
+    is_array = isinstance(cost_matrix, np.ndarray) or (
+        not isinstance(cost_matrix, np.generic)
+        and any(hasattr(cost_matrix, name) for name in ("__array__", "__array_interface__", "__array_struct__"))
     )
     if is_array:
-        array = np.asarray(cost)
+        array = np.asarray(cost_matrix)
         if not np.can_cast(array.dtype, np.float64, casting="safe"):
             raise TypeError(
                 f"Cannot cast array data from {array.dtype!r} to dtype('float64') according to the rule 'safe'"
             )
     else:
-        array = np.asarray(cost, dtype=np.float64)
+        array = np.asarray(cost_matrix, dtype=np.float64)
     if array.ndim != 2:
         raise ValueError(f"expected a matrix (2-D array), got a {array.ndim} array")
     return array
 
 
 def linear_sum_assignment(
-    cost: Union[torch.Tensor, np.ndarray, list], maximize: bool = False
+    cost_matrix: Union[torch.Tensor, np.ndarray, list], maximize: bool = False
 ) -> Union[Tuple[torch.Tensor, torch.Tensor], Tuple[np.ndarray, np.ndarray]]:
     """scipy.optimize.linear_sum_assignment, as a torch op.
 
     Args:
-        cost: a 2-D cost matrix: a tensor (any real dtype, any device) or
-            anything numpy.asarray takes.
+        cost_matrix: a 2-D cost matrix: a tensor (any real dtype, any device)
+            or anything numpy.asarray takes.
         maximize: find the maximum weight assignment instead.
 
     Returns:
-        (row_ind, col_ind): int64 tensors on cost's device for a tensor input,
-        numpy int64 arrays otherwise; the assigned pairs in ascending row
-        order, min(N, M) of them, equal to scipy's.
+        (row_ind, col_ind): int64 tensors on cost_matrix's device for a tensor
+        input, numpy int64 arrays otherwise; the assigned pairs in ascending
+        row order, min(N, M) of them, equal to scipy's.
 
     Raises:
         ValueError: not 2-D ("expected a matrix (2-D array), ..."), NaN or
@@ -213,12 +182,12 @@ def linear_sum_assignment(
         TypeError: entries that do not cast safely to float64 (complex, text).
     """
     maximize = bool(maximize)  # scipy takes any object with a truth value, and converts it first
-    if isinstance(cost, torch.Tensor):
-        cost = _as_floating(cost, "cost")  # before the rank, as scipy
+    if isinstance(cost_matrix, torch.Tensor):
+        cost = _as_floating(cost_matrix, "cost_matrix")  # before the rank, as scipy
         if cost.dim() != 2:
             raise ValueError(f"expected a matrix (2-D array), got a {cost.dim()} array")
         return _solve_one(cost, maximize)
-    array = np.ascontiguousarray(_scipy_input(cost), dtype=np.float64)
+    array = np.ascontiguousarray(_scipy_input(cost_matrix), dtype=np.float64)
     if any(stride < 0 for stride in array.strides):
         # numpy counts a one-element view as contiguous whatever its strides
         # (e.g. a[::-1, ::-1] of a 1 x 1 array); torch takes no negative strides.
@@ -233,7 +202,7 @@ def _solve_one(cost: torch.Tensor, maximize: bool) -> Tuple[torch.Tensor, torch.
     offsets = torch.tensor([0, rows], dtype=torch.int64, device=cost.device)
     col_for_row, status = torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, maximize)
     if not _is_compiling():
-        _raise_for_status(status, [], "cost")
+        _raise_for_status(status, [], "cost_matrix")
     if rows <= cols:
         return torch.arange(rows, device=cost.device), col_for_row
     # Tall: exactly `cols` rows are assigned; a stable sort on "unassigned"

@@ -1,6 +1,7 @@
 """The reference algorithm: identity assignment as sleap-nn's module does it,
 one scipy call per (sample, channel) group in a Python loop, written plainly
-from the contract (DESIGN.md) rather than from sleap-nn's code.
+from the contract (docs/design.md, "Exact semantics") rather than from
+sleap-nn's code.
 
 It is the oracle of the tests, the demo's cross-check and the benchmark's
 baseline. Generalised from float32 to every floating dtype (scipy solves in
