@@ -7,6 +7,7 @@ torch.export. The raw ops report problems through codes instead of raising:
 """
 
 from ._loader import load_ops_library
+from ._version import __version__ as __version__
 
 _LIBRARY_PATH = load_ops_library()
 
@@ -23,8 +24,6 @@ from .lsa import (  # noqa: E402
     linear_sum_assignment,
     ragged_linear_sum_assignment,
 )
-
-from ._version import __version__  # noqa: E402
 
 __all__ = [
     "PeakCode",
