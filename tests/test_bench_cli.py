@@ -1,5 +1,5 @@
 """The benchmark's command line: parsing, a tiny real run, the workload
-registry and its error paths. Nothing here asserts on times."""
+table and its error paths. Nothing here asserts on times."""
 
 import json
 import os
@@ -12,8 +12,9 @@ from conftest import run_child
 
 pytest.importorskip("scipy")
 
-from idmatch import bench  # noqa: E402
 from idmatch.__main__ import build_parser, main  # noqa: E402
+from idmatch._cli import UsageError  # noqa: E402
+from idmatch.bench import cli, runners, workloads  # noqa: E402
 
 
 def _bench_args(*extra):
@@ -79,16 +80,16 @@ def test_bad_arguments_exit_2(argv, capsys):
 
 
 def test_select_workloads():
-    registry = bench.load_workloads()
-    assert bench.select_workloads(None, registry) == list(registry)
-    assert bench.select_workloads("all", registry) == list(registry)
-    assert bench.select_workloads(" l4, L1,L4 ,", registry) == ["L4", "L1"]
-    with pytest.raises(bench.UsageError, match="unknown workload 'L9'; choose from L1"):
-        bench.select_workloads("L1,L9", registry)
+    table = workloads.WORKLOADS
+    assert cli.select_workloads(None, table) == list(table)
+    assert cli.select_workloads("all", table) == list(table)
+    assert cli.select_workloads(" l4, L1,L4 ,", table) == ["L4", "L1"]
+    with pytest.raises(UsageError, match="unknown workload 'L9'; choose from L1"):
+        cli.select_workloads("L1,L9", table)
 
 
-def test_lsa_workloads_registered():
-    assert {"L1", "L2", "L3", "L4", "T"} <= set(bench.load_workloads())
+def test_lsa_workloads_in_the_table():
+    assert {"L1", "L2", "L3", "L4", "T"} <= set(workloads.WORKLOADS)
 
 
 def test_unknown_workload_is_an_error(tmp_path):
@@ -148,8 +149,8 @@ def test_tiny_real_run_writes_json(tmp_path, capsys):
     assert "speed-up" in captured.out
 
 
-def test_identity_workloads_registered(capsys):
-    assert {"W1", "W2", "W3", "W4"} <= set(bench.load_workloads())
+def test_identity_workloads_in_the_table(capsys):
+    assert {"W1", "W2", "W3", "W4"} <= set(workloads.WORKLOADS)
     assert main(["bench", "--list"]) == 0
     out = "\n" + capsys.readouterr().out
     for name in ("W1", "W2", "W3", "W4"):
@@ -159,11 +160,9 @@ def test_identity_workloads_registered(capsys):
 def test_identity_inputs_follow_the_design():
     import torch
 
-    from idmatch import bench_identity
-
-    spec = bench_identity.IdentitySpec(samples=8, classes=2, nodes=13, height=24, width=32, peaks_per_group=3)
-    ctx = bench.SetupContext(name="W2", device=torch.device("cpu"), scale=0.5, seed=0)
-    inputs = bench_identity.make_inputs(spec, ctx)
+    spec = workloads.IdentitySpec(samples=8, classes=2, nodes=13, height=24, width=32, peaks_per_group=3)
+    ctx = workloads.SetupContext(name="W2", device=torch.device("cpu"), scale=0.5, seed=0)
+    inputs = workloads.identity_inputs(spec, ctx)
     samples, k = 4, 2  # scaled: S and k only
     num_peaks = samples * spec.nodes * k
     maps = inputs["class_maps"]
@@ -177,17 +176,16 @@ def test_identity_inputs_follow_the_design():
     groups = inputs["peak_sample_inds"] * spec.nodes + inputs["peak_channel_inds"]
     assert torch.equal(torch.bincount(groups, minlength=samples * spec.nodes), torch.full((samples * spec.nodes,), k))
     assert inputs["n_channels"] == spec.nodes
-    again = bench_identity.make_inputs(spec, ctx)
+    again = workloads.identity_inputs(spec, ctx)
     assert all(torch.equal(inputs[key], again[key]) for key in ("class_maps", "peak_points", "peak_sample_inds"))
-    one = bench_identity.make_inputs(spec, bench.SetupContext("W2", torch.device("cpu"), 0.01, 0))
+    one = workloads.identity_inputs(spec, workloads.SetupContext("W2", torch.device("cpu"), 0.01, 0))
     assert one["class_maps"].shape[0] == 1 and one["peak_points"].shape[0] == spec.nodes
 
 
 def test_identity_compare_is_exact():
     import torch
 
-    from idmatch.bench_identity import compare_outputs
-
+    compare_outputs = runners.compare_outputs
     nan = float("nan")
     expected = (torch.tensor([[1.0, nan]]), torch.tensor([0.5, nan]), torch.tensor([0.25, nan]))
     assert compare_outputs(expected, tuple(t.clone() for t in expected)).status == "exact"
@@ -243,9 +241,9 @@ def test_wrong_identity_answers_fail_loudly(tmp_path, capsys, monkeypatch):
     assert report["workloads"]["W1"]["runners"]["idmatch raw op"]["check"] == "exact"
 
 
-# A workload registered from outside, as later modules do, with answers we control.
+# A workload added to the table, with runners whose answers we control.
 @pytest.fixture
-def fake_workload():
+def fake_workload(monkeypatch):
     name = "ZZFAKE"
     state = {"idmatch_answer": np.arange(4)}
 
@@ -255,27 +253,31 @@ def fake_workload():
         def broken():
             raise RuntimeError("peer is broken")
 
-        return bench.Prepared(
+        return runners.Prepared(
             shape=f"4 items (scale {ctx.scale:g})",
             runners={
-                "idmatch": bench.Runner(lambda: state["idmatch_answer"].copy()),
-                "oracle": bench.Runner(lambda: oracle.copy()),
-                "other": bench.Runner(lambda: oracle[::-1].copy()),
-                "broken": bench.Runner(broken),
+                "idmatch": runners.Runner(lambda: state["idmatch_answer"].copy()),
+                "oracle": runners.Runner(lambda: oracle.copy()),
+                "other": runners.Runner(lambda: oracle[::-1].copy()),
+                "broken": runners.Runner(broken),
             },
             oracle="oracle",
-            compare=lambda expected, got: bench.Check("exact" if np.array_equal(expected, got) else "mismatch"),
+            compare=lambda expected, got: runners.Check("exact" if np.array_equal(expected, got) else "mismatch"),
             notes=["a note for the table"],
         )
 
-    bench.register_workload(bench.Workload(name, "fake workload", setup))
-    try:
-        yield name, state
-    finally:
-        bench.unregister_workload(name)
+    fake = workloads.Workload(name, "fake workload", spec=None)
+    real_prepare = runners.prepare
+
+    def prepare(workload, ctx):
+        return setup(ctx) if workload is fake else real_prepare(workload, ctx)
+
+    monkeypatch.setitem(workloads.WORKLOADS, name, fake)
+    monkeypatch.setattr(runners, "prepare", prepare)
+    return name, state
 
 
-def test_registered_workload_runs(fake_workload, tmp_path, capsys):
+def test_added_workload_runs(fake_workload, tmp_path, capsys):
     name, _ = fake_workload
     path = tmp_path / "fake.json"
     assert main(["bench", "--quick", "--workloads", name.lower(), "--repeats", "1", "--json", str(path)]) == 0
@@ -322,7 +324,7 @@ def test_plot_without_matplotlib(fake_workload, tmp_path, capsys, monkeypatch):
 
 def test_compare_assignments_tells_ties_from_errors():
     costs = np.array([[[1.0, 1.0], [1.0, 1.0]], [[0.0, 5.0], [5.0, 0.0]]])
-    compare = bench.compare_assignments(costs)
+    compare = runners.compare_assignments(costs)
     expected = np.array([[0, 1], [0, 1]])
     assert compare(expected, expected.copy()).status == "exact"
     assert compare(expected, np.array([[1, 0], [0, 1]])).status == "equivalent"

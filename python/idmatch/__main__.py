@@ -1,13 +1,15 @@
 """Command line: ``python -m idmatch COMMAND``.
 
 Each command is a (name, help, add_arguments, run) entry in ``_COMMANDS``;
-``run`` returns the exit code and raises ``bench.UsageError`` for arguments
+``run`` returns the exit code and raises ``_cli.UsageError`` for arguments
 that argparse cannot check by itself, which then fail like argparse's own.
 """
 
 import argparse
 import sys
 from typing import Callable, List, Optional, Tuple
+
+from ._cli import UsageError
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .bench import UsageError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

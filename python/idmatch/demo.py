@@ -22,6 +22,8 @@ import torch
 
 import idmatch
 
+from ._cli import UsageError
+
 SCENE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "demo_scene.pt")
 SIZES = {"small": (2, 3, 5, 48, 64), "medium": (4, 5, 8, 96, 128), "large": (8, 8, 12, 160, 192)}
 Scene = Dict[str, torch.Tensor]
@@ -191,7 +193,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from . import reference
-    from .bench import UsageError
 
     try:
         device = torch.device(args.device)
