@@ -239,9 +239,8 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
 
 }  // namespace
 
-void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
-                           const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
-                           at::Tensor& status) {
+void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+                        bool maximize, bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
   launch(cost, offsets, num_problems, row_index, maximize, keep_best, /*fill_rows=*/false, col_for_row, status);
 }
 

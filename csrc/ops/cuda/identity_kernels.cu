@@ -2,7 +2,7 @@
 // shared per-peak steps (core/identity.h). Matching runs the ragged LSA
 // kernels (ragged_lsa_kernel.cu).
 #include "grid_stride.cuh"
-#include "identity_cuda.h"
+#include "identity_kernels.h"
 
 namespace idmatch {
 namespace ops {

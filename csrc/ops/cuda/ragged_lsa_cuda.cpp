@@ -11,13 +11,13 @@
 
 #include "../ragged_lsa_checks.h"
 #include "ragged_lsa_cuda.h"
-#include "ragged_lsa_cuda_launch.h"
+#include "ragged_lsa_kernel.h"
 
 namespace idmatch {
 namespace ops {
 
-void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
-                            bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
+void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
+                         bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
   const int64_t num_rows = cost.size(0), num_cols = cost.size(1), num_problems = offsets.size(0) - 1;
   const int64_t units = ragged_lsa_workspace_units(num_rows, num_problems, num_cols);
   const auto options = cost.options();
@@ -38,8 +38,8 @@ void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, c
                                       keep_best,
                                       col_for_row.mutable_data_ptr<int64_t>(),
                                       status.mutable_data_ptr<int32_t>()};
-    C10_CUDA_CHECK(launch_ragged_lsa_cuda(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
-                                          offsets_bad.mutable_data_ptr<int32_t>(), stream));
+    C10_CUDA_CHECK(launch_ragged_lsa_kernel(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
+                                            offsets_bad.mutable_data_ptr<int32_t>(), stream));
   });
 }
 
@@ -51,7 +51,7 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cuda(const at::T
   const c10::cuda::CUDAGuard device_guard(cost.device());
   auto col_for_row = at::full({cost.size(0)}, -1, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
-  ragged_lsa_cuda_launch(cost, offsets.contiguous(), nullptr, maximize, false, col_for_row, status);
+  run_ragged_lsa_cuda(cost, offsets.contiguous(), nullptr, maximize, false, col_for_row, status);
   return {col_for_row, status};
 }
 

@@ -4,7 +4,7 @@
 #include <c10/util/Half.h>
 
 #include "grid_stride.cuh"
-#include "ragged_lsa_cuda.h"
+#include "ragged_lsa_kernel.h"
 
 namespace idmatch {
 namespace ops {
@@ -39,8 +39,8 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
 }  // namespace
 
 template <typename T>
-cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
-                                   int32_t* offsets_bad, cudaStream_t stream) {
+cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
+                                     int32_t* offsets_bad, cudaStream_t stream) {
   if (params.num_problems == 0) return cudaSuccess;
   cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
   if (error != cudaSuccess) return error;
@@ -53,9 +53,9 @@ cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, doubl
   return cudaGetLastError();
 }
 
-#define IDMATCH_INSTANTIATE(T)                                                                                 \
-  template cudaError_t launch_ragged_lsa_cuda<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
-                                                 cudaStream_t);
+#define IDMATCH_INSTANTIATE(T)                                                                                   \
+  template cudaError_t launch_ragged_lsa_kernel<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
+                                                   cudaStream_t);
 IDMATCH_INSTANTIATE(float)
 IDMATCH_INSTANTIATE(double)
 IDMATCH_INSTANTIATE(c10::Half)
