@@ -14,9 +14,9 @@
 #include <torch/library.h>
 
 #include "../identity_common.h"
+#include "avx512.h"
 #include "peak_pixels.h"
 #include "ragged_lsa_cpu.h"
-#include "small_lsa.h"
 
 namespace idmatch {
 namespace ops {
@@ -86,14 +86,14 @@ PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
 }
 
 // pixel[k] = core::pixel_offset(maps, x, y, peaks[k]) for k < count: eight
-// at a time with AVX-512 for float32 points (peak_pixels.h), else one by
-// one.
+// at a time with AVX-512 for float32 points (peak_pixels.h) when `avx512`
+// (avx512_kernels_enabled()), else one by one.
 template <typename T, typename Coords>
 void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* peaks,
-                   int64_t count, int64_t* pixel) {
+                   int64_t count, bool avx512, int64_t* pixel) {
   if constexpr (std::is_same<Coords, core::TypedScalars<float>>::value) {
     // x and y are columns of one tensor, so they share a stride.
-    if (small_solver_enabled() && x.stride == y.stride && pixel_offsets_float32_supports(maps.height, maps.width)) {
+    if (avx512 && x.stride == y.stride && pixel_offsets_float32_supports(maps.height, maps.width)) {
       pixel_offsets_float32(x.data, y.data, x.stride, peaks, count, maps.height, maps.width, maps.stride_row,
                             maps.stride_col, pixel);
       return;
@@ -124,6 +124,7 @@ void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords
   if (listed == 0) return;
   const int64_t values_per_sample = std::max<int64_t>(1, listed * n_classes / n_samples);
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
+  const bool avx512 = avx512_kernels_enabled();
   at::parallel_for(0, n_samples, grain, [&](int64_t begin, int64_t end) {
     // Copies in locals: the loop's stores could otherwise alias them, and
     // they would be read again at every peak.
@@ -135,7 +136,7 @@ void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords
       pixels.resize(count);
       int64_t* const pixel = pixels.data();
       const int64_t* const peaks = order + first;
-      listed_pixels(view, xs, ys, peaks, count, pixel);
+      listed_pixels(view, xs, ys, peaks, count, avx512, pixel);
       for (int64_t k = 0; k < count; ++k) {
         const int64_t row = kRowsInListOrder ? first + k : peaks[k];
         core::sample_pixel(view, s, pixel[k], probs + row * n_classes);

@@ -12,6 +12,7 @@
 
 #include "../../core/ragged_lsa.h"
 #include "../ragged_lsa_checks.h"
+#include "avx512.h"
 #include "ragged_lsa_cpu.h"
 #include "small_lsa.h"
 
@@ -162,7 +163,7 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const double mean_rows = static_cast<double>(p.num_rows) / static_cast<double>(num_problems);
   const double mean_work = (mean_rows + 1) * (m + 1) * (std::min(mean_rows, static_cast<double>(m)) + 1);
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kWorkPerChunk / mean_work));
-  const bool use_small = m <= kSmallMaxDim && small_solver_enabled();
+  const bool use_small = m <= kSmallMaxDim && avx512_kernels_enabled();
 
   const auto solve_range = [&](int64_t begin, int64_t end) {
     // One workspace per chunk, sized for its largest solvable problem.

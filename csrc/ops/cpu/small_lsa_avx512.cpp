@@ -1,25 +1,20 @@
-// The AVX-512 small-problem solver (see small_lsa.h). The functions carry
-// their own target attribute and run only after a CPU check, so the rest of
-// the library stays built for the baseline x86-64 and the wheel runs on any
-// CPU.
+// The AVX-512 small-problem solver (see small_lsa.h), built and run as
+// avx512.h says.
 #include "small_lsa.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "../../core/lsa_core.h"
+#include "avx512.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define IDMATCH_HAVE_SMALL_SOLVER 1
+#ifdef IDMATCH_HAVE_AVX512_KERNELS
 #include <immintrin.h>
 #endif
 
 namespace idmatch {
 namespace ops {
 
-#ifndef IDMATCH_HAVE_SMALL_SOLVER
+#ifndef IDMATCH_HAVE_AVX512_KERNELS
 
-bool small_solver_enabled() { return false; }
+// Never called: avx512_kernels_enabled() is false on these targets.
 void solve_small_problems(SmallProblem*, int) {}
 bool load_small_rows(const float*, int64_t, bool, SmallProblem&) { return false; }
 bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false; }
@@ -30,21 +25,9 @@ uint32_t best_matched_rows(const SmallProblem&, bool, bool) { return 0; }
 
 #else
 
-bool small_solver_enabled() {
-  static const bool enabled = [] {
-    const char* choice = std::getenv("IDMATCH_CPU_SOLVER");
-    if (choice != nullptr && std::strcmp(choice, "portable") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-  }();
-  return enabled;
-}
-
 namespace {
 
-// Only the features small_solver_enabled() checks.
-#define IDMATCH_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
+#define IDMATCH_AVX512 IDMATCH_AVX512_TARGET
 #define IDMATCH_AVX512_INLINE IDMATCH_AVX512 __attribute__((always_inline)) inline
 
 // Eight problems at once, one per lane: lane l of every vector belongs to
@@ -563,15 +546,3 @@ void solve_small_problems(SmallProblem* problems, int count) {
 
 }  // namespace ops
 }  // namespace idmatch
-
-// For Python (ctypes, see idmatch._loader.cpu_small_solver_enabled): whether
-// this process solves small CPU problems with the AVX-512 solver, so that the
-// test suite can report and check which solver it holds to scipy.
-#if defined(_WIN32)
-#define IDMATCH_EXPORT __declspec(dllexport)
-#else
-#define IDMATCH_EXPORT __attribute__((visibility("default")))
-#endif
-extern "C" IDMATCH_EXPORT int idmatch_cpu_small_solver_enabled() {
-  return idmatch::ops::small_solver_enabled() ? 1 : 0;
-}
