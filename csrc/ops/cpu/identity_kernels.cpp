@@ -205,7 +205,7 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
 void match_groups(const at::Tensor& probs, const PeakOrder& grouped, at::Tensor& class_inds, at::Tensor& status) {
   const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
   run_ragged_lsa_cpu(probs, grouped.offsets.data(), num_groups, grouped.order.data(), /*maximize=*/true,
-                     /*keep_best=*/true, class_inds, status);
+                     core::MatchFilter::kRowMax, class_inds, status);
 }
 
 at::Tensor sample_class_maps_cpu(const at::Tensor& class_maps, const at::Tensor& peak_points,
@@ -266,7 +266,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     });
     const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
     run_ragged_lsa_cpu(probs, grouped.offsets.data(), num_groups, /*row_index=*/nullptr, /*maximize=*/true,
-                       /*keep_best=*/true, row_classes, status);
+                       core::MatchFilter::kRowMax, row_classes, status);
     const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
     int64_t* const classes = class_inds.mutable_data_ptr<int64_t>();
     // Group by group, so that a group's sample and channel come from a

@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "../../core/ragged_lsa.h"
+
 namespace idmatch {
 namespace ops {
 
@@ -14,7 +16,7 @@ namespace ops {
 // identity ops' per-peak codes): only assigned rows are written. status
 // (num_problems,) int32 contiguous.
 void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
-                        bool maximize, bool keep_best, at::Tensor& col_for_row, at::Tensor& status);
+                        bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status);
 
 }  // namespace ops
 }  // namespace idmatch

@@ -96,12 +96,13 @@ struct SmallBatch {
   void flush() {
     if (count == 0) return;
     solve_small_problems(problems, count);
+    const bool row_max_only = p.match_filter == core::MatchFilter::kRowMax;
     for (int k = 0; k < count; ++k) {
       const SmallProblem& small = problems[k];
       const int64_t s = index[k];
       p.status[s] = small.status;
       const bool transposed = p.offsets[s + 1] - p.offsets[s] > p.num_cols;
-      if (small.status == core::kOk && !transposed && !p.keep_best && p.row_index == nullptr) {
+      if (small.status == core::kOk && !transposed && !row_max_only && p.row_index == nullptr) {
         // Every row of the problem is assigned, to a column of its own.
         int64_t* const out = p.col_for_row + p.offsets[s];
         for (int32_t i = 0; i < small.nr; ++i) out[i] = small.col4row[i];
@@ -110,8 +111,8 @@ struct SmallBatch {
       if (fill_rows) unassign_rows(p, s);
       if (small.status != core::kOk) continue;
       const core::StridedRows<T> rows = core::problem_rows(p, s);
-      if (p.keep_best) {
-        // keep_best's test (core::WriteAssignment) on the solver's copy,
+      if (row_max_only) {
+        // The filter's test (core::WriteAssignment) on the solver's copy,
         // whose values are the source's, negated when maximizing, and exact
         // in float64.
         const int32_t* const matched = transposed ? small.row4col : small.col4row;
@@ -208,7 +209,8 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
 }
 
 void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
-            bool maximize, bool keep_best, bool fill_rows, at::Tensor& col_for_row, at::Tensor& status) {
+            bool maximize, core::MatchFilter match_filter, bool fill_rows, at::Tensor& col_for_row,
+            at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
     core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
                                       cost.stride(0),
@@ -219,7 +221,7 @@ void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems
                                       num_problems,
                                       row_index,
                                       maximize,
-                                      keep_best,
+                                      match_filter,
                                       col_for_row.mutable_data_ptr<int64_t>(),
                                       status.mutable_data_ptr<int32_t>()};
     solve_all(p, fill_rows);
@@ -233,7 +235,8 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
   const auto offsets_contiguous = offsets.contiguous();
-  launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize, false,
+  launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
+         core::MatchFilter::kAll,
          /*fill_rows=*/true, col_for_row, status);
   return {col_for_row, status};
 }
@@ -241,8 +244,8 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
 }  // namespace
 
 void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
-                        bool maximize, bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
-  launch(cost, offsets, num_problems, row_index, maximize, keep_best, /*fill_rows=*/false, col_for_row, status);
+                        bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
+  launch(cost, offsets, num_problems, row_index, maximize, match_filter, /*fill_rows=*/false, col_for_row, status);
 }
 
 }  // namespace ops

@@ -62,7 +62,7 @@ bool load_small_problem(const float* cost, const int64_t* row_start, bool transp
 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,
                         SmallProblem& small);
 
-// The identity ops' keep-best filter on a solved problem (status ok): bit r
+// The filter core::MatchFilter::kRowMax on a solved problem (status ok): bit r
 // is set for each source row r whose matched entry is the row's best (the
 // least of the solver's values, which are negated when maximizing; the
 // greatest when minimizing), so that no entry of the row beats it. Source

@@ -17,7 +17,7 @@ namespace idmatch {
 namespace ops {
 
 void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
-                         bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
+                         core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
   const int64_t num_rows = cost.size(0), num_cols = cost.size(1), num_problems = offsets.size(0) - 1;
   const int64_t units = ragged_lsa_workspace_units(num_rows, num_problems, num_cols);
   const auto options = cost.options();
@@ -35,7 +35,7 @@ void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, cons
                                       num_problems,
                                       row_index,
                                       maximize,
-                                      keep_best,
+                                      match_filter,
                                       col_for_row.mutable_data_ptr<int64_t>(),
                                       status.mutable_data_ptr<int32_t>()};
     C10_CUDA_CHECK(launch_ragged_lsa_kernel(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
@@ -51,7 +51,7 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cuda(const at::T
   const c10::cuda::CUDAGuard device_guard(cost.device());
   auto col_for_row = at::full({cost.size(0)}, -1, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
-  run_ragged_lsa_cuda(cost, offsets.contiguous(), nullptr, maximize, false, col_for_row, status);
+  run_ragged_lsa_cuda(cost, offsets.contiguous(), nullptr, maximize, core::MatchFilter::kAll, col_for_row, status);
   return {col_for_row, status};
 }
 

@@ -8,11 +8,13 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "../../core/ragged_lsa.h"
+
 namespace idmatch {
 namespace ops {
 
 void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
-                         bool keep_best, at::Tensor& col_for_row, at::Tensor& status);
+                         core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status);
 
 }  // namespace ops
 }  // namespace idmatch
