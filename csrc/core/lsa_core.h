@@ -13,21 +13,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define IDMATCH_HOST_DEVICE __host__ __device__
-#else
-#define IDMATCH_HOST_DEVICE
-#endif
-
-// For accessors called per element in hot loops, which the compiler may
-// otherwise leave as calls (a dtype switch per element).
-#if defined(__CUDACC__)
-#define IDMATCH_INLINE __forceinline__
-#elif defined(__GNUC__) || defined(__clang__)
-#define IDMATCH_INLINE __attribute__((always_inline)) inline
-#else
-#define IDMATCH_INLINE inline
-#endif
+#include "host_device.h"
 
 namespace idmatch {
 namespace core {

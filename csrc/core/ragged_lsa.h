@@ -112,13 +112,11 @@ IDMATCH_HOST_DEVICE void copy_ragged_problem(const RaggedLsaParams<T>& p, int64_
                                              int64_t dense_stride) {
   const int64_t m = p.num_cols;
   const StridedRows<T> source = problem_rows(p, s);
-  if (n > m) {
-    if (p.maximize) copy_transposed<T, true>(source, n, m, dense, dense_stride);
-    else copy_transposed<T, false>(source, n, m, dense, dense_stride);
-  } else {
-    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, n, m, dense, dense_stride);
-    else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, n, m, dense, dense_stride);
-  }
+  dispatch_bool(p.maximize, [&](auto negate) {
+    constexpr bool kNegate = decltype(negate)::value;
+    if (n > m) copy_transposed<T, kNegate>(source, n, m, dense, dense_stride);
+    else copy_oriented(Oriented<StridedRows<T>, false, kNegate>{source}, n, m, dense, dense_stride);
+  });
 }
 
 // Smallest problem for which the CPU kernel copies the oriented matrix into a
@@ -170,12 +168,13 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(const RaggedLsaParams<T>& p, int64
   } else if (dense != nullptr && needs_dense_copy(p, n)) {
     copy_ragged_problem(p, s, n, dense, nc);
     p.status[s] = solve_problem(DenseRowMajor{dense, nc}, n, m, ws, write);
-  } else if (transposed) {
-    if (p.maximize) p.status[s] = solve_problem(Oriented<StridedRows<T>, true, true>{source}, n, m, ws, write);
-    else p.status[s] = solve_problem(Oriented<StridedRows<T>, true, false>{source}, n, m, ws, write);
   } else {
-    if (p.maximize) p.status[s] = solve_problem(Oriented<StridedRows<T>, false, true>{source}, n, m, ws, write);
-    else p.status[s] = solve_problem(Oriented<StridedRows<T>, false, false>{source}, n, m, ws, write);
+    p.status[s] = dispatch_bool(transposed, [&](auto tall) {
+      return dispatch_bool(p.maximize, [&](auto negate) {
+        using View = Oriented<StridedRows<T>, decltype(tall)::value, decltype(negate)::value>;
+        return solve_problem(View{source}, n, m, ws, write);
+      });
+    });
   }
 }
 
