@@ -2,10 +2,13 @@
 // for the host and the device alike: the CPU kernels and the CUDA kernels run
 // this very code, so the CPU tests exercise what runs on the GPU.
 //
-// It is scipy's shortest augmenting path algorithm (Crouse 2016, as in
-// scipy.optimize.linear_sum_assignment >= 1.9) with the same order of floating
-// point operations, the same initial column order and the same tie rules, so
-// that every answer, ties included, equals scipy's. See DESIGN.md.
+// It implements the shortest augmenting path algorithm of D. F. Crouse, "On
+// implementing 2D rectangular assignment algorithms", IEEE Transactions on
+// Aerospace and Electronic Systems 52(4), 2016, as
+// scipy.optimize.linear_sum_assignment (scipy >= 1.9) does, with scipy's
+// order of floating point operations, initial column order and tie rules:
+// its results are scipy's, ties included. See docs/design.md, "Exact
+// semantics".
 //
 // Nothing here allocates, throws or asserts: callers hand in a workspace and
 // get a status back.

@@ -106,13 +106,11 @@ void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords
 // begin(s + 1)) with begin(s) = offsets[s * stride]. A sample's pixels
 // first, then peak by peak, each reading its n_classes values a plane apart.
 // Peak order[k] is written to row order[k] of probs, or to row k when
-// kRowsInListOrder.
-// Against reading a sample's peaks plane by plane (one plane after the
-// other, for fewer pages per stretch of reads), in builds alternated run
-// by run: W4 (23 MB of maps) took 1.13 ms instead of 1.70 ms (medians of
-// five runs each), W3 71 us instead of 72 us. Sample by sample matters:
-// every peak in input order took 1.7 ms on W4 and 76 us on W3. Rows of
-// peaks not listed are not written (in peak order).
+// kRowsInListOrder; rows of peaks not listed are not written (in peak
+// order). Sample by sample keeps the reads within one sample's maps, where
+// peaks in input order jump between samples; and peak by peak was faster
+// than reading a sample's peaks plane by plane (one plane after the other,
+// for fewer pages per stretch of reads), markedly so on large maps.
 template <bool kRowsInListOrder, typename T, typename Coords>
 void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* order,
                    const int64_t* offsets, int64_t stride, T* probs) {

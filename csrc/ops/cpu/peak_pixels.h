@@ -1,8 +1,7 @@
 // The peaks' pixels (core::pixel_offset) eight at a time with AVX-512, for
-// the CPU kernels' sampling on CPUs that have it. In a scalar loop, the
-// per-peak rounding, clamping and NaN tests were about two fifths of
-// sampling's time on W3 (whose call took 68 us without this pass and 63 us
-// with it, on an AMD EPYC VM, builds alternated run by run).
+// the CPU kernels' sampling on CPUs that have it: in a scalar loop, the
+// per-peak rounding, clamping and NaN tests are a large share of sampling's
+// time.
 #pragma once
 
 #include <cstdint>

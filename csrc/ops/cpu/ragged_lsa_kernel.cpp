@@ -24,8 +24,8 @@ namespace {
 // min(rows, cols), about a nanosecond each. A parallel region pays off only
 // for calls of half a millisecond or more: when another process holds a core,
 // as in a real pipeline, the region waits for a descheduled thread for
-// milliseconds (measured here: a 0.2 ms call took 14 ms with 2 threads against
-// one busy core), so smaller calls stay serial.
+// milliseconds, many times a short call's own time, so smaller calls stay
+// serial.
 constexpr int64_t kWorkPerChunk = 500000;
 
 // The small solver's batch buffer, one per thread and kept (280 KiB): filling
@@ -137,8 +137,8 @@ struct SmallBatch {
 // is written -1 here, rows of problems that fail and rows outside every
 // problem included. The op leaves the filling to the threads, problem by
 // problem, and skips it where the small solver assigns every row of a
-// problem: a serial fill of the whole output cost a batch of small problems
-// about 10 us in 1.7 ms.
+// problem: a serial fill of the whole output is a visible share of a batch
+// of small problems.
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;

@@ -1,5 +1,6 @@
 // CUDA kernels of the ragged LSA op: one thread per problem, each running the
-// shared solver core (core/ragged_lsa.h) on its own slot of a workspace.
+// shared solver core (core/ragged_lsa.h) on its own slot of a workspace. See
+// docs/design.md, "GPU kernels".
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
