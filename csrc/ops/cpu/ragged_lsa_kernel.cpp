@@ -12,6 +12,7 @@
 
 #include "../../core/ragged_lsa.h"
 #include "../ragged_lsa_checks.h"
+#include "../ragged_lsa_params.h"
 #include "avx512.h"
 #include "ragged_lsa_cpu.h"
 #include "small_lsa.h"
@@ -212,18 +213,8 @@ void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems
             bool maximize, core::MatchFilter match_filter, bool fill_rows, at::Tensor& col_for_row,
             at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
-    core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
-                                      cost.stride(0),
-                                      cost.stride(1),
-                                      cost.size(0),
-                                      cost.size(1),
-                                      offsets,
-                                      num_problems,
-                                      row_index,
-                                      maximize,
-                                      match_filter,
-                                      col_for_row.mutable_data_ptr<int64_t>(),
-                                      status.mutable_data_ptr<int32_t>()};
+    const auto p = ragged_lsa_params<scalar_t>(cost, offsets, num_problems, row_index, maximize, match_filter,
+                                               col_for_row, status);
     solve_all(p, fill_rows);
   });
 }

@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include "../ragged_lsa_checks.h"
+#include "../ragged_lsa_params.h"
 #include "ragged_lsa_cuda.h"
 #include "ragged_lsa_kernel.h"
 
@@ -26,18 +27,8 @@ void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, cons
   auto offsets_bad = at::empty({1}, options.dtype(at::kInt));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(cost.device().index()).stream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cuda", [&] {
-    core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
-                                      cost.stride(0),
-                                      cost.stride(1),
-                                      num_rows,
-                                      num_cols,
-                                      offsets.const_data_ptr<int64_t>(),
-                                      num_problems,
-                                      row_index,
-                                      maximize,
-                                      match_filter,
-                                      col_for_row.mutable_data_ptr<int64_t>(),
-                                      status.mutable_data_ptr<int32_t>()};
+    const auto p = ragged_lsa_params<scalar_t>(cost, offsets.const_data_ptr<int64_t>(), num_problems, row_index,
+                                               maximize, match_filter, col_for_row, status);
     C10_CUDA_CHECK(launch_ragged_lsa_kernel(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
                                             offsets_bad.mutable_data_ptr<int32_t>(), stream));
   });

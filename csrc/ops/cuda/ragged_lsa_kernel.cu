@@ -1,9 +1,7 @@
 // CUDA kernels of the ragged LSA op: one thread per problem, each running the
 // shared solver core (core/ragged_lsa.h) on its own slot of a workspace. See
 // docs/design.md, "GPU kernels".
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
+#include "floating_types.cuh"
 #include "grid_stride.cuh"
 #include "ragged_lsa_kernel.h"
 
@@ -57,10 +55,7 @@ cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, dou
 #define IDMATCH_INSTANTIATE(T)                                                                                   \
   template cudaError_t launch_ragged_lsa_kernel<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
                                                    cudaStream_t);
-IDMATCH_INSTANTIATE(float)
-IDMATCH_INSTANTIATE(double)
-IDMATCH_INSTANTIATE(c10::Half)
-IDMATCH_INSTANTIATE(c10::BFloat16)
+IDMATCH_FOR_EACH_FLOATING_TYPE(IDMATCH_INSTANTIATE)
 #undef IDMATCH_INSTANTIATE
 
 }  // namespace ops
