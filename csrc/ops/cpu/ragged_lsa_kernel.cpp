@@ -138,8 +138,8 @@ struct SmallBatch {
 // is written -1 here, rows of problems that fail and rows outside every
 // problem included. The op leaves the filling to the threads, problem by
 // problem, and skips it where the small solver assigns every row of a
-// problem: a serial fill of the whole output is a visible share of a batch
-// of small problems.
+// problem, rather than filling the whole output first: a serial pass of its
+// own, which the threads would not share.
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;
@@ -209,9 +209,9 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   });
 }
 
-void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
-            bool maximize, core::MatchFilter match_filter, bool fill_rows, at::Tensor& col_for_row,
-            at::Tensor& status) {
+void run_batch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+               bool maximize, core::MatchFilter match_filter, bool fill_rows, at::Tensor& col_for_row,
+               at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
     const auto p = ragged_lsa_params<scalar_t>(cost, offsets, num_problems, row_index, maximize, match_filter,
                                                col_for_row, status);
@@ -226,9 +226,9 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
   const auto offsets_contiguous = offsets.contiguous();
-  launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
-         core::MatchFilter::kAll,
-         /*fill_rows=*/true, col_for_row, status);
+  run_batch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
+            core::MatchFilter::kAll,
+            /*fill_rows=*/true, col_for_row, status);
   return {col_for_row, status};
 }
 
@@ -236,7 +236,7 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
 
 void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
                         bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
-  launch(cost, offsets, num_problems, row_index, maximize, match_filter, /*fill_rows=*/false, col_for_row, status);
+  run_batch(cost, offsets, num_problems, row_index, maximize, match_filter, /*fill_rows=*/false, col_for_row, status);
 }
 
 }  // namespace ops
