@@ -1,6 +1,8 @@
-// The one linear sum assignment solver of idmatch, header-only and compiled
-// for the host and the device alike: the CPU kernels and the CUDA kernels run
-// this very code, so the CPU tests exercise what runs on the GPU.
+// The shared linear sum assignment solver core of idmatch, header-only and
+// compiled for the host and the device alike: the CUDA kernels and the CPU
+// kernels run this very code (the CPU's AVX-512 small solver,
+// csrc/ops/cpu/small_lsa.h, computes the same), so the CPU tests exercise what
+// runs on the GPU.
 //
 // It implements the shortest augmenting path algorithm of D. F. Crouse, "On
 // implementing 2D rectangular assignment algorithms", IEEE Transactions on
