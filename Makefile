@@ -50,13 +50,14 @@ bench: $(VENV)/.torch-$(TORCH_VERSION)
 	IDMATCH_CUDA=0 $(VENV)/bin/python -m pip install --no-build-isolation ".[test,viz,bench]"
 	$(VENV)/bin/python -m idmatch bench
 
-# The second run checks the shared solver core on small problems as well: on
-# a CPU with AVX-512 the CPU kernels solve those with the small solver
-# (csrc/ops/cpu/small_lsa.h), while the CUDA kernels always run the core.
+# The second run checks the shared core on small problems and the peaks'
+# pixels as well: on a CPU with AVX-512 the CPU kernels run their AVX-512
+# versions there (csrc/ops/cpu/avx512.h), which IDMATCH_CPU_AVX512=0 turns
+# off, while the CUDA kernels always run the core.
 EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py tests/test_far_offsets.py
 test: install
 	$(VENV)/bin/python -m pytest
-	IDMATCH_CPU_SOLVER=portable $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)
+	IDMATCH_CPU_AVX512=0 $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)
 
 # The wheel, installed in a fresh environment with the same torch, passes the
 # tests (run against the installed wheel, not the source tree).
@@ -107,8 +108,9 @@ cuda-check: $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION)
 # itself anyway, as ASan's quarantine and shadow memory change resident sizes.
 # --capture=sys: a sanitizer report goes to file descriptor 2 just before the
 # process ends, where pytest's fd capture would swallow it. The second run
-# puts the shared core under the sanitizers on the small problems too, which
-# the first run sends to the AVX-512 small solver where the CPU has it.
+# puts the shared core under the sanitizers on the small problems and the
+# peaks' pixels too, which the first run sends to the AVX-512 kernels where
+# the CPU has them.
 SANITIZE_VENV ?= .venv-sanitize
 
 $(SANITIZE_VENV)/.torch-$(TORCH_VERSION):
@@ -119,7 +121,7 @@ sanitize-check: $(SANITIZE_VENV)/.torch-$(TORCH_VERSION)
 	IDMATCH_SANITIZE=1 IDMATCH_CUDA=0 $(SANITIZE_VENV)/bin/python -m pip install --no-build-isolation ".[test]"
 	PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
 		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow"
-	IDMATCH_CPU_SOLVER=portable PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
+	IDMATCH_CPU_AVX512=0 PYTHONPATH="$(CURDIR)/tools" tools/run_sanitized.sh \
 		$(SANITIZE_VENV)/bin/python -m pytest -p leak_check --capture=sys -m "not slow" tests/test_lsa.py tests/test_identity.py
 
 # Lint and format: the tools' versions live here only (the pre-commit hook

@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment as scipy_lsa
 import idmatch  # noqa: F401  (registers torch.ops.idmatch)
 from idmatch import Status
 from idmatch._common import FLOATING_DTYPES, INDEX_DTYPES
-from idmatch._loader import cpu_small_solver_enabled
+from idmatch._loader import cpu_kernel_kind
 
 # Costs of these dtypes are solved as scipy casts them, in float64.
 INT_DTYPES = (torch.bool,) + INDEX_DTYPES
@@ -38,14 +38,13 @@ def pytest_report_header(config):
     # source tree (the package lives under python/, which is not on sys.path).
     from idmatch import _build_config
 
-    # Small CPU problems go to the AVX-512 solver where the CPU has it, unless
-    # IDMATCH_CPU_SOLVER=portable sends them to the shared core (the code the
+    # The CPU kernels run their AVX-512 versions where the CPU has AVX-512,
+    # unless IDMATCH_CPU_AVX512=0 sends them to the shared core (the code the
     # CUDA kernels run).
-    small = "AVX-512 small solver" if cpu_small_solver_enabled() else "shared core"
     return (
         f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
         f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
-        f"small CPU problems: {small} (IDMATCH_CPU_SOLVER={os.environ.get('IDMATCH_CPU_SOLVER', 'unset')})"
+        f"CPU kernels: {cpu_kernel_kind()} (IDMATCH_CPU_AVX512={os.environ.get('IDMATCH_CPU_AVX512', 'unset')})"
     )
 
 

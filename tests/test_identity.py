@@ -409,8 +409,8 @@ torch.save(results, sys.argv[1])
 )
 def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     """torch.round follows the current rounding mode, and so do both pixel
-    paths: the AVX-512 pass (default) and the core's (IDMATCH_CPU_SOLVER=
-    portable) agree bit for bit on every hard pair in every lane, in each of
+    paths: the AVX-512 pass (default) and the core's (IDMATCH_CPU_AVX512=0)
+    agree bit for bit on every hard pair in every lane, in each of
     the four rounding modes, with subnormals flushed (torch.set_flush_denormal)
     and not, with the invalid-operation exception trapped. Child processes:
     the solver choice is read once per process, and a trap is a crash."""
@@ -421,9 +421,9 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     outputs = {}
     for solver in ("default", "portable"):
         env = dict(os.environ)
-        env.pop("IDMATCH_CPU_SOLVER", None)
+        env.pop("IDMATCH_CPU_AVX512", None)
         if solver == "portable":
-            env["IDMATCH_CPU_SOLVER"] = "portable"
+            env["IDMATCH_CPU_AVX512"] = "0"
         path = tmp_path / f"{solver}.pt"
         assert_child_ok(run_child("-c", script, str(path), env=env), solver)
         outputs[solver] = torch.load(path)
@@ -509,9 +509,9 @@ def test_ops_raise_no_fp_exception(tmp_path, solver):
     entries, fewer than the small solver's lanes or many, give scipy's
     answers."""
     env = dict(os.environ)
-    env.pop("IDMATCH_CPU_SOLVER", None)
+    env.pop("IDMATCH_CPU_AVX512", None)
     if solver == "portable":
-        env["IDMATCH_CPU_SOLVER"] = "portable"
+        env["IDMATCH_CPU_AVX512"] = "0"
     path = tmp_path / "results.pt"
     assert_child_ok(run_child("-c", UNDER_TRAP, str(path), env=env), solver)
     results, valid, stale_probs, stale_samples = torch.load(path)

@@ -6,6 +6,7 @@ answers must be identical, ties included.
 """
 
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -18,7 +19,7 @@ from conftest import (
     INFEASIBLE_MESSAGE,
     INT_DTYPES,
     INVALID_ENTRIES_MESSAGE,
-    cpu_small_solver_enabled,
+    cpu_kernel_kind,
     describe,
     first_failure,
     oracle,
@@ -261,7 +262,7 @@ def test_ragged_mixed_sizes(device, float_dtype, maximize):
 def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols):
     """The CPU kernel solves problems of up to 16 rows and columns with the
     AVX-512 small solver where the CPU has it, eight at a time, and the others
-    with the shared core (IDMATCH_CPU_SOLVER=portable: all with the core).
+    with the shared core (IDMATCH_CPU_AVX512=0: all with the core).
     Sizes on both sides of 8 (one block of eight columns or two) and 16, in
     one batch, with problems that fail (invalid entries, infeasible) among
     them, so that the solver's lanes end and take up problems at different
@@ -291,13 +292,34 @@ def _cpu_has_avx512() -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
-def test_cpu_small_solver_follows_cpu_and_setting():
-    """The small solver runs exactly where the CPU has AVX-512 and
-    IDMATCH_CPU_SOLVER is not "portable", so that `make test`'s portable run
-    really holds the shared core to scipy."""
-    portable = os.environ.get("IDMATCH_CPU_SOLVER") == "portable"
-    expected = _cpu_has_avx512() and not portable
-    assert cpu_small_solver_enabled() == expected
+def test_cpu_kernel_kind_follows_cpu_and_setting():
+    """The AVX-512 kernels run exactly where the CPU has AVX-512 and
+    IDMATCH_CPU_AVX512 is not "0", so that `make test`'s second run really
+    holds the shared core to scipy."""
+    expected = "avx512" if _cpu_has_avx512() and os.environ.get("IDMATCH_CPU_AVX512") != "0" else "portable"
+    assert cpu_kernel_kind() == expected
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
+@pytest.mark.parametrize("value", ["off", "false", ""])
+def test_cpu_avx512_setting_other_than_0_or_1_warns(value):
+    """IDMATCH_CPU_AVX512 takes "0" or "1", as torch's boolean flags; any
+    other value is ignored with a warning (the kernels stay as when it is
+    unset) rather than taken silently. A child process: the setting is read
+    once per process."""
+    script = (
+        "import warnings\nimport idmatch\nfrom idmatch._loader import cpu_kernel_kind\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    kind = cpu_kernel_kind()\n"
+        "print(kind)\nprint(' | '.join(str(w.message) for w in caught))\n"
+    )
+    env = dict(os.environ, IDMATCH_CPU_AVX512=value)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    kind, warnings_text = result.stdout.splitlines()
+    assert kind == ("avx512" if _cpu_has_avx512() else "portable")
+    assert "IDMATCH_CPU_AVX512" in warnings_text + result.stderr
 
 
 EXTREME_VALUES = np.array(

@@ -1,8 +1,7 @@
 // Per-peak steps of the identity ops (a peak's pixel and sampling, grouping,
 // scattering into instances), shared by the CPU and CUDA kernels. Plain
 // pointers only, no ATen (c10's Half and BFloat16 are host-and-device
-// types). See DESIGN.md, "Sampling class maps at peaks" and "Grouping,
-// matching and the keep-best filter".
+// types). See docs/design.md, "Exact semantics".
 #pragma once
 
 #include <cmath>
@@ -60,8 +59,7 @@ IDMATCH_HOST_DEVICE inline int64_t element_size(ScalarKind kind) {
 // A strided 1-D view of elements of type E (float, double or int64_t),
 // read as StridedScalars reads them. The CPU kernels read the usual dtypes
 // through it: with the type known at compile time their per-peak loops are
-// branch-free, where StridedScalars switches on its kind at every element
-// (in W3, grouping, pixels and scattering took a third of the call).
+// branch-free, where StridedScalars switches on its kind at every element.
 template <typename E>
 struct TypedScalars {
   const E* data;

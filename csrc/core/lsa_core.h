@@ -1,11 +1,16 @@
-// The one linear sum assignment solver of idmatch, header-only and compiled
-// for the host and the device alike: the CPU kernels and the CUDA kernels run
-// this very code, so the CPU tests exercise what runs on the GPU.
+// The shared linear sum assignment solver core of idmatch, header-only and
+// compiled for the host and the device alike: the CUDA kernels and the CPU
+// kernels run this very code (the CPU's AVX-512 small solver,
+// csrc/ops/cpu/small_lsa.h, computes the same), so the CPU tests exercise what
+// runs on the GPU.
 //
-// It is scipy's shortest augmenting path algorithm (Crouse 2016, as in
-// scipy.optimize.linear_sum_assignment >= 1.9) with the same order of floating
-// point operations, the same initial column order and the same tie rules, so
-// that every answer, ties included, equals scipy's. See DESIGN.md.
+// It implements the shortest augmenting path algorithm of D. F. Crouse, "On
+// implementing 2D rectangular assignment algorithms", IEEE Transactions on
+// Aerospace and Electronic Systems 52(4), 2016, as
+// scipy.optimize.linear_sum_assignment (scipy >= 1.9) does, with scipy's
+// order of floating point operations, initial column order and tie rules:
+// its results are scipy's, ties included. See docs/design.md, "Exact
+// semantics".
 //
 // Nothing here allocates, throws or asserts: callers hand in a workspace and
 // get a status back.
@@ -13,21 +18,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define IDMATCH_HOST_DEVICE __host__ __device__
-#else
-#define IDMATCH_HOST_DEVICE
-#endif
-
-// For accessors called per element in hot loops, which the compiler may
-// otherwise leave as calls (a dtype switch per element).
-#if defined(__CUDACC__)
-#define IDMATCH_INLINE __forceinline__
-#elif defined(__GNUC__) || defined(__clang__)
-#define IDMATCH_INLINE __attribute__((always_inline)) inline
-#else
-#define IDMATCH_INLINE inline
-#endif
+#include "host_device.h"
 
 namespace idmatch {
 namespace core {

@@ -14,6 +14,12 @@
 namespace idmatch {
 namespace core {
 
+// Which matched (row, col) pairs a solve writes. kRowMax writes a pair only
+// where cost[row][col] equals the row's largest entry, compared exactly (as
+// the reference's `==`): the identity ops' keep-best filter, which keeps a
+// peak's class only where it is the peak's most probable one.
+enum class MatchFilter : uint8_t { kAll, kRowMax };
+
 template <typename T>
 struct RaggedLsaParams {
   const T* cost;
@@ -27,9 +33,7 @@ struct RaggedLsaParams {
   // row row_index[r]; the identity ops list only their grouped peaks.
   const int64_t* row_index;
   bool maximize;
-  // Keep a matched (row, col) only when cost[row][col] equals the row's
-  // largest entry (the identity keep-best filter).
-  bool keep_best;
+  MatchFilter match_filter;
   // num_rows; only assigned rows are written (at row_index[r] if set), so
   // the caller pre-fills it, or the CPU op's solve writes -1 (fill_rows).
   int64_t* col_for_row;
@@ -58,12 +62,11 @@ template <class Source>
 struct WriteAssignment {
   Source source;
   int64_t num_cols;
-  bool keep_best;
+  MatchFilter match_filter;
   int64_t* col_for_row;
 
   IDMATCH_HOST_DEVICE void operator()(int64_t r, int64_t c) const {
-    if (keep_best) {
-      // Exact comparison with the row's maximum, as the reference's `==`.
+    if (match_filter == MatchFilter::kRowMax) {
       const double matched = source(r, c);
       for (int64_t k = 0; k < num_cols; ++k) {
         if (source(r, k) > matched) return;
@@ -109,13 +112,11 @@ IDMATCH_HOST_DEVICE void copy_ragged_problem(const RaggedLsaParams<T>& p, int64_
                                              int64_t dense_stride) {
   const int64_t m = p.num_cols;
   const StridedRows<T> source = problem_rows(p, s);
-  if (n > m) {
-    if (p.maximize) copy_transposed<T, true>(source, n, m, dense, dense_stride);
-    else copy_transposed<T, false>(source, n, m, dense, dense_stride);
-  } else {
-    if (p.maximize) copy_oriented(Oriented<StridedRows<T>, false, true>{source}, n, m, dense, dense_stride);
-    else copy_oriented(Oriented<StridedRows<T>, false, false>{source}, n, m, dense, dense_stride);
-  }
+  dispatch_bool(p.maximize, [&](auto negate) {
+    constexpr bool kNegate = decltype(negate)::value;
+    if (n > m) copy_transposed<T, kNegate>(source, n, m, dense, dense_stride);
+    else copy_oriented(Oriented<StridedRows<T>, false, kNegate>{source}, n, m, dense, dense_stride);
+  });
 }
 
 // Smallest problem for which the CPU kernel copies the oriented matrix into a
@@ -157,7 +158,7 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(const RaggedLsaParams<T>& p, int64
   const Workspace ws = make_workspace(doubles, ints, nr, nc);
 
   const StridedRows<T> source = problem_rows(p, s);
-  const WriteAssignment<StridedRows<T>> write{source, m, p.keep_best, p.col_for_row};
+  const WriteAssignment<StridedRows<T>> write{source, m, p.match_filter, p.col_for_row};
   // Large problems in scipy's layout, so that every row the solver scans is
   // contiguous in memory: a float64 source that has it already is read in
   // place (on any device), others are copied where there is a buffer for it.
@@ -167,12 +168,13 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(const RaggedLsaParams<T>& p, int64
   } else if (dense != nullptr && needs_dense_copy(p, n)) {
     copy_ragged_problem(p, s, n, dense, nc);
     p.status[s] = solve_problem(DenseRowMajor{dense, nc}, n, m, ws, write);
-  } else if (transposed) {
-    if (p.maximize) p.status[s] = solve_problem(Oriented<StridedRows<T>, true, true>{source}, n, m, ws, write);
-    else p.status[s] = solve_problem(Oriented<StridedRows<T>, true, false>{source}, n, m, ws, write);
   } else {
-    if (p.maximize) p.status[s] = solve_problem(Oriented<StridedRows<T>, false, true>{source}, n, m, ws, write);
-    else p.status[s] = solve_problem(Oriented<StridedRows<T>, false, false>{source}, n, m, ws, write);
+    p.status[s] = dispatch_bool(transposed, [&](auto tall) {
+      return dispatch_bool(p.maximize, [&](auto negate) {
+        using View = Oriented<StridedRows<T>, decltype(tall)::value, decltype(negate)::value>;
+        return solve_problem(View{source}, n, m, ws, write);
+      });
+    });
   }
 }
 

@@ -1,12 +1,9 @@
 """Loads the compiled op library once, after checking the torch it was built for."""
 
-import ctypes
 import glob
 import os
 
 import torch
-
-_loaded_library = None  # the path load_ops_library loaded
 
 
 def _major_minor(version: str) -> tuple:
@@ -33,18 +30,13 @@ def load_ops_library() -> str:
     if not libraries:
         raise ImportError(f"idmatch's op library (_C) is missing from {here}; reinstall idmatch")
     torch.ops.load_library(libraries[0])
-    global _loaded_library
-    _loaded_library = libraries[0]
     return libraries[0]
 
 
-def cpu_small_solver_enabled() -> bool:
-    """Whether the CPU kernels solve problems of up to 16 x 16 with the AVX-512
-    small solver (the CPU has AVX-512 and IDMATCH_CPU_SOLVER is not
-    "portable") rather than with the shared core the CUDA kernels run."""
-    if _loaded_library is None:
-        raise RuntimeError("idmatch's op library is not loaded: import idmatch first")
-    # The library torch loaded, looked up again (dlopen hands back the same
-    # one); never a second copy, whose op registrations would clash.
-    mode = getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL
-    return bool(ctypes.CDLL(_loaded_library, mode=mode).idmatch_cpu_small_solver_enabled())
+def cpu_kernel_kind() -> str:
+    """Which kernels the CPU ops run: "avx512" where the CPU has AVX-512 (F,
+    DQ, VL) and IDMATCH_CPU_AVX512 is not "0" (the small-problem solver and
+    the peaks' pixel pass), else "portable": the shared core everywhere, the
+    code the CUDA kernels run. Decided once per process, at the first call of
+    an op that asks."""
+    return torch.ops.idmatch._cpu_kernel_kind()

@@ -14,9 +14,9 @@
 #include <torch/library.h>
 
 #include "../identity_common.h"
+#include "avx512.h"
 #include "peak_pixels.h"
 #include "ragged_lsa_cpu.h"
-#include "small_lsa.h"
 
 namespace idmatch {
 namespace ops {
@@ -86,14 +86,14 @@ PeakOrder sort_peaks(const std::vector<int64_t>& keys, int64_t num_keys) {
 }
 
 // pixel[k] = core::pixel_offset(maps, x, y, peaks[k]) for k < count: eight
-// at a time with AVX-512 for float32 points (peak_pixels.h), else one by
-// one.
+// at a time with AVX-512 for float32 points (peak_pixels.h) when `avx512`
+// (avx512_kernels_enabled()), else one by one.
 template <typename T, typename Coords>
 void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* peaks,
-                   int64_t count, int64_t* pixel) {
+                   int64_t count, bool avx512, int64_t* pixel) {
   if constexpr (std::is_same<Coords, core::TypedScalars<float>>::value) {
     // x and y are columns of one tensor, so they share a stride.
-    if (small_solver_enabled() && x.stride == y.stride && pixel_offsets_float32_supports(maps.height, maps.width)) {
+    if (avx512 && x.stride == y.stride && pixel_offsets_float32_supports(maps.height, maps.width)) {
       pixel_offsets_float32(x.data, y.data, x.stride, peaks, count, maps.height, maps.width, maps.stride_row,
                             maps.stride_col, pixel);
       return;
@@ -106,13 +106,11 @@ void listed_pixels(const core::ClassMaps<T>& maps, const Coords& x, const Coords
 // begin(s + 1)) with begin(s) = offsets[s * stride]. A sample's pixels
 // first, then peak by peak, each reading its n_classes values a plane apart.
 // Peak order[k] is written to row order[k] of probs, or to row k when
-// kRowsInListOrder.
-// Against reading a sample's peaks plane by plane (one plane after the
-// other, for fewer pages per stretch of reads), in builds alternated run
-// by run: W4 (23 MB of maps) took 1.13 ms instead of 1.70 ms (medians of
-// five runs each), W3 71 us instead of 72 us. Sample by sample matters:
-// every peak in input order took 1.7 ms on W4 and 76 us on W3. Rows of
-// peaks not listed are not written (in peak order).
+// kRowsInListOrder; rows of peaks not listed are not written (in peak
+// order). Sample by sample keeps the reads within one sample's maps, where
+// peaks in input order jump between samples; and peak by peak was faster
+// than reading a sample's peaks plane by plane (one plane after the other,
+// for fewer pages per stretch of reads), markedly so on large maps.
 template <bool kRowsInListOrder, typename T, typename Coords>
 void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords& y, const int64_t* order,
                    const int64_t* offsets, int64_t stride, T* probs) {
@@ -124,6 +122,7 @@ void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords
   if (listed == 0) return;
   const int64_t values_per_sample = std::max<int64_t>(1, listed * n_classes / n_samples);
   const int64_t grain = std::max<int64_t>(1, kValuesPerChunk / values_per_sample);
+  const bool avx512 = avx512_kernels_enabled();
   at::parallel_for(0, n_samples, grain, [&](int64_t begin, int64_t end) {
     // Copies in locals: the loop's stores could otherwise alias them, and
     // they would be read again at every peak.
@@ -135,7 +134,7 @@ void sample_listed(const core::ClassMaps<T>& maps, const Coords& x, const Coords
       pixels.resize(count);
       int64_t* const pixel = pixels.data();
       const int64_t* const peaks = order + first;
-      listed_pixels(view, xs, ys, peaks, count, pixel);
+      listed_pixels(view, xs, ys, peaks, count, avx512, pixel);
       for (int64_t k = 0; k < count; ++k) {
         const int64_t row = kRowsInListOrder ? first + k : peaks[k];
         core::sample_pixel(view, s, pixel[k], probs + row * n_classes);
@@ -199,12 +198,15 @@ PeakOrder group_peaks(const at::Tensor& peak_sample_inds, const at::Tensor& peak
   return place_peaks(groups, std::move(counts));
 }
 
-// With no grouped peak, grouped.order.data() may be null, which the solver
-// reads as "no row index": harmless, as every problem is then empty.
-void match_groups(const at::Tensor& probs, const PeakOrder& grouped, at::Tensor& class_inds, at::Tensor& status) {
+// Matches each group's peaks to classes: the rows of probs (through
+// row_index when it is set) of group g are grouped.offsets[g] to
+// grouped.offsets[g + 1], and `classes` gets each row's class where the
+// identity ops' filter keeps it (core::MatchFilter::kRowMax).
+void match_groups(const at::Tensor& probs, const PeakOrder& grouped, const int64_t* row_index, at::Tensor& classes,
+                  at::Tensor& status) {
   const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
-  ragged_lsa_cpu_launch(probs, grouped.offsets.data(), num_groups, grouped.order.data(), /*maximize=*/true,
-                        /*keep_best=*/true, class_inds, status);
+  run_ragged_lsa_cpu(probs, grouped.offsets.data(), num_groups, row_index, /*maximize=*/true,
+                     core::MatchFilter::kRowMax, classes, status);
 }
 
 at::Tensor sample_class_maps_cpu(const at::Tensor& class_maps, const at::Tensor& peak_points,
@@ -224,8 +226,73 @@ std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cpu(const at::Tensor& 
   std::vector<int64_t> groups;
   const PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
-  match_groups(peak_class_probs, grouped, class_inds, status);
+  // The rows are the peaks, listed group by group through the sort's order.
+  // With no grouped peak, grouped.order.data() may be null, which the solver
+  // reads as "no row index": harmless, as every problem is then empty.
+  match_groups(peak_class_probs, grouped, grouped.order.data(), class_inds, status);
   return {class_inds, status};
+}
+
+// The fused op's phases after the grouping: sample, solve, scatter, count.
+// Only grouped peaks are sampled (the others are never matched or
+// scattered), into rows in group order: each group's problem is then a
+// block of contiguous rows, which the solver loads without a row index, and
+// the sampling's writes and the scatter's reads go in order. The classes
+// come back per row, into class_inds per peak during the scatter.
+
+// Sample: row k of probs (class_maps' dtype T) gets the classes at grouped
+// peak grouped.order[k]. Groups are sample-major, so the peaks of sample s
+// start at the offset of group s * n_channels.
+template <typename T>
+void sample_grouped(const at::Tensor& class_maps, const at::Tensor& peak_points, const PeakOrder& grouped,
+                    int64_t n_channels, at::Tensor& probs) {
+  const auto maps = class_maps_view<T>(class_maps);
+  const auto x = strided_scalars(peak_points, "peak_points", 0);
+  const auto y = strided_scalars(peak_points, "peak_points", 1);
+  with_coords(x, y, [&](const auto& xs, const auto& ys) {
+    sample_listed<true>(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels,
+                        probs.mutable_data_ptr<T>());
+  });
+}
+
+// Scatter: each grouped peak's class (class_of_row, by row) into class_inds,
+// and each kept peak into the instance outputs. Group by group, so that a
+// group's sample and channel come from a count rather than a division per
+// peak; float32 points and values are read through typed views.
+template <typename T>
+void scatter_grouped(const core::InstanceScatter<T>& scatter, const PeakOrder& grouped, const int64_t* class_of_row,
+                     int64_t n_channels, at::Tensor& class_inds) {
+  const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
+  int64_t* const classes = class_inds.mutable_data_ptr<int64_t>();
+  const auto scatter_all = [&](const auto& to_instances) {
+    for (int64_t g = 0, sample = 0, channel = 0; g < num_groups; ++g) {
+      for (int64_t k = grouped.offsets[g]; k < grouped.offsets[g + 1]; ++k) {
+        const int64_t p = grouped.order[k], class_index = class_of_row[k];
+        classes[p] = class_index;
+        if (class_index >= 0) to_instances.to_slot(p, k, sample, channel, class_index);
+      }
+      if (++channel == n_channels) {
+        channel = 0;
+        ++sample;
+      }
+    }
+  };
+  if (scatter.x.kind == core::ScalarKind::kFloat32 && scatter.peak_vals.kind == core::ScalarKind::kFloat32) {
+    scatter_all(scatter.template with_typed_scalars<float>());
+  } else {
+    scatter_all(scatter);
+  }
+}
+
+// Count: the fused op's `problems`, the peaks the grouping left out (an
+// index out of range) plus the groups whose status is not ok.
+at::Tensor count_problems(int64_t num_peaks, const PeakOrder& grouped, const at::Tensor& status) {
+  int64_t num_problems = num_peaks - static_cast<int64_t>(grouped.order.size());
+  const int32_t* group_status = status.const_data_ptr<int32_t>();
+  for (int64_t g = 0; g < status.numel(); ++g) num_problems += group_status[g] != core::kOk;
+  auto problems = at::empty({}, status.options().dtype(at::kLong));
+  *problems.mutable_data_ptr<int64_t>() = num_problems;
+  return problems;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> classify_peaks_from_maps_cpu(
@@ -233,21 +300,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& peak_sample_inds, const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_classify_args(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels);
   const int64_t n_samples = class_maps.size(0), num_peaks = peak_points.size(0);
-  const auto x = strided_scalars(peak_points, "peak_points", 0);
-  const auto y = strided_scalars(peak_points, "peak_points", 1);
   auto class_inds = at::empty({num_peaks}, class_maps.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, class_maps.options().dtype(at::kInt));
   std::vector<int64_t> groups;
   const PeakOrder grouped =
       group_peaks(peak_sample_inds, peak_channel_inds, num_peaks, n_samples, n_channels, groups, class_inds);
-
-  // Only grouped peaks are sampled (the others are never matched or
-  // scattered), into rows in group order: each group's problem is then a
-  // block of contiguous rows, which the solver loads without a row index,
-  // and the sampling's writes and the scatter's reads go in order. Groups
-  // are sample-major, so the peaks of sample s start at the offset of group
-  // s * n_channels. The classes come back per row, into class_inds per peak
-  // during the scatter.
   // Each peak's group is not needed past the sort: freed first, so that the
   // rows' classes take its place rather than add to the call's peak memory.
   std::vector<int64_t>().swap(groups);
@@ -258,43 +315,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   std::fill(class_of_row, class_of_row + num_grouped, core::kUnmatched);
   InstanceOutputs outputs(class_maps, peak_points, peak_vals, n_channels);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, class_maps.scalar_type(), "classify_peaks_cpu", [&] {
-    const auto maps = class_maps_view<scalar_t>(class_maps);
-    with_coords(x, y, [&](const auto& xs, const auto& ys) {
-      sample_listed<true>(maps, xs, ys, grouped.order.data(), grouped.offsets.data(), n_channels,
-                          probs.mutable_data_ptr<scalar_t>());
-    });
-    const int64_t num_groups = static_cast<int64_t>(grouped.offsets.size()) - 1;
-    ragged_lsa_cpu_launch(probs, grouped.offsets.data(), num_groups, /*row_index=*/nullptr, /*maximize=*/true,
-                          /*keep_best=*/true, row_classes, status);
-    const auto scatter = outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels);
-    int64_t* const classes = class_inds.mutable_data_ptr<int64_t>();
-    // Group by group, so that a group's sample and channel come from a
-    // count rather than a division per peak.
-    const auto scatter_all = [&](const auto& to_instances) {
-      for (int64_t g = 0, sample = 0, channel = 0; g < num_groups; ++g) {
-        for (int64_t k = grouped.offsets[g]; k < grouped.offsets[g + 1]; ++k) {
-          const int64_t p = grouped.order[k], class_index = class_of_row[k];
-          classes[p] = class_index;
-          if (class_index >= 0) to_instances.to_slot(p, k, sample, channel, class_index);
-        }
-        if (++channel == n_channels) {
-          channel = 0;
-          ++sample;
-        }
-      }
-    };
-    if (scatter.x.kind == core::ScalarKind::kFloat32 && scatter.peak_vals.kind == core::ScalarKind::kFloat32) {
-      scatter_all(scatter.template with_typed_scalars<float>());
-    } else {
-      scatter_all(scatter);
-    }
+    sample_grouped<scalar_t>(class_maps, peak_points, grouped, n_channels, probs);
+    match_groups(probs, grouped, /*row_index=*/nullptr, row_classes, status);
+    scatter_grouped(outputs.scatter<scalar_t>(peak_points, peak_vals, probs, n_channels), grouped, class_of_row,
+                    n_channels, class_inds);
   });
-  // Ignored peaks are those the grouping left out.
-  int64_t num_problems = num_peaks - static_cast<int64_t>(grouped.order.size());
-  const int32_t* group_status = status.const_data_ptr<int32_t>();
-  for (int64_t g = 0; g < status.numel(); ++g) num_problems += group_status[g] != core::kOk;
-  auto problems = at::empty({}, class_maps.options().dtype(at::kLong));
-  *problems.mutable_data_ptr<int64_t>() = num_problems;
+  const auto problems = count_problems(num_peaks, grouped, status);
   return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 

@@ -1,8 +1,7 @@
 // The peaks' pixels (core::pixel_offset) eight at a time with AVX-512, for
-// the CPU kernels' sampling on CPUs that have it. In a scalar loop, the
-// per-peak rounding, clamping and NaN tests were about two fifths of
-// sampling's time on W3 (whose call took 68 us without this pass and 63 us
-// with it, on an AMD EPYC VM, builds alternated run by run).
+// the CPU kernels' sampling on CPUs that have it: in a scalar loop, the
+// per-peak rounding, clamping and NaN tests are a large share of sampling's
+// time.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +22,8 @@ inline bool pixel_offsets_float32_supports(int64_t height, int64_t width) {
 // peak p, and the maps' height, width and row and column strides: the same
 // rounding (rint's: in the current rounding mode, half to even by default),
 // clamping and -1 for NaN, bit for bit, and no invalid-operation flag for
-// NaN (a caller may trap it). Call only when
-// small_solver_enabled() (the IDMATCH_CPU_SOLVER=portable test run turns
-// both off, so that it checks the core's pixel_offset too) and
-// pixel_offsets_float32_supports().
+// NaN (a caller may trap it). Call only when avx512_kernels_enabled()
+// (avx512.h) and pixel_offsets_float32_supports().
 void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks, int64_t count,
                            int64_t height, int64_t width, int64_t stride_row, int64_t stride_col, int64_t* out);
 

@@ -1,9 +1,10 @@
-// The AVX-512 pixel offsets (see peak_pixels.h). As the small solver's, the
-// function carries its own target attribute and runs only after the CPU
-// check, so the rest of the library stays built for the baseline x86-64.
+// The AVX-512 pixel offsets (see peak_pixels.h), built and run as avx512.h
+// says.
 #include "peak_pixels.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "avx512.h"
+
+#ifdef IDMATCH_HAVE_AVX512_KERNELS
 #include <immintrin.h>
 #else
 #include "../../core/identity.h"
@@ -12,11 +13,11 @@
 namespace idmatch {
 namespace ops {
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef IDMATCH_HAVE_AVX512_KERNELS
 
-__attribute__((target("avx512f,avx512dq,avx512vl"))) void pixel_offsets_float32(
-    const float* x, const float* y, int64_t point_stride, const int64_t* peaks, int64_t count, int64_t height,
-    int64_t width, int64_t stride_row, int64_t stride_col, int64_t* out) {
+IDMATCH_AVX512_TARGET void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride,
+                                                 const int64_t* peaks, int64_t count, int64_t height, int64_t width,
+                                                 int64_t stride_row, int64_t stride_col, int64_t* out) {
   const __m512i point_step = _mm512_set1_epi64(point_stride);
   const __m256 zero = _mm256_setzero_ps();
   const __m256 last_row = _mm256_set1_ps(static_cast<float>(height - 1));
@@ -53,7 +54,7 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) void pixel_offsets_float32(
 
 #else
 
-// Never called (small_solver_enabled() is false on these targets); the
+// Never called (avx512_kernels_enabled() is false on these targets); the
 // core's pixels all the same (only the maps' sizes and strides are read).
 void pixel_offsets_float32(const float* x, const float* y, int64_t point_stride, const int64_t* peaks, int64_t count,
                            int64_t height, int64_t width, int64_t stride_row, int64_t stride_col, int64_t* out) {

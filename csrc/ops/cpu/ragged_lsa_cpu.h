@@ -1,7 +1,9 @@
-// The CPU ragged LSA launcher, shared by the ragged op and the identity ops.
+// The CPU ragged LSA on tensors, shared by the ragged op and the identity ops.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include "../../core/ragged_lsa.h"
 
 namespace idmatch {
 namespace ops {
@@ -13,9 +15,8 @@ namespace ops {
 // col_for_row (P,) int64 must be contiguous and pre-filled (-1, or the
 // identity ops' per-peak codes): only assigned rows are written. status
 // (num_problems,) int32 contiguous.
-void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
-                           const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
-                           at::Tensor& status);
+void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+                        bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status);
 
 }  // namespace ops
 }  // namespace idmatch

@@ -12,6 +12,8 @@
 
 #include "../../core/ragged_lsa.h"
 #include "../ragged_lsa_checks.h"
+#include "../ragged_lsa_params.h"
+#include "avx512.h"
 #include "ragged_lsa_cpu.h"
 #include "small_lsa.h"
 
@@ -23,8 +25,8 @@ namespace {
 // min(rows, cols), about a nanosecond each. A parallel region pays off only
 // for calls of half a millisecond or more: when another process holds a core,
 // as in a real pipeline, the region waits for a descheduled thread for
-// milliseconds (measured here: a 0.2 ms call took 14 ms with 2 threads against
-// one busy core), so smaller calls stay serial.
+// milliseconds, many times a short call's own time, so smaller calls stay
+// serial.
 constexpr int64_t kWorkPerChunk = 500000;
 
 // The small solver's batch buffer, one per thread and kept (280 KiB): filling
@@ -95,12 +97,13 @@ struct SmallBatch {
   void flush() {
     if (count == 0) return;
     solve_small_problems(problems, count);
+    const bool row_max_only = p.match_filter == core::MatchFilter::kRowMax;
     for (int k = 0; k < count; ++k) {
       const SmallProblem& small = problems[k];
       const int64_t s = index[k];
       p.status[s] = small.status;
       const bool transposed = p.offsets[s + 1] - p.offsets[s] > p.num_cols;
-      if (small.status == core::kOk && !transposed && !p.keep_best && p.row_index == nullptr) {
+      if (small.status == core::kOk && !transposed && !row_max_only && p.row_index == nullptr) {
         // Every row of the problem is assigned, to a column of its own.
         int64_t* const out = p.col_for_row + p.offsets[s];
         for (int32_t i = 0; i < small.nr; ++i) out[i] = small.col4row[i];
@@ -109,8 +112,8 @@ struct SmallBatch {
       if (fill_rows) unassign_rows(p, s);
       if (small.status != core::kOk) continue;
       const core::StridedRows<T> rows = core::problem_rows(p, s);
-      if (p.keep_best) {
-        // keep_best's test (core::WriteAssignment) on the solver's copy,
+      if (row_max_only) {
+        // The filter's test (core::WriteAssignment) on the solver's copy,
         // whose values are the source's, negated when maximizing, and exact
         // in float64.
         const int32_t* const matched = transposed ? small.row4col : small.col4row;
@@ -135,8 +138,8 @@ struct SmallBatch {
 // is written -1 here, rows of problems that fail and rows outside every
 // problem included. The op leaves the filling to the threads, problem by
 // problem, and skips it where the small solver assigns every row of a
-// problem: a serial fill of the whole output cost a batch of small problems
-// about 10 us in 1.7 ms.
+// problem, rather than filling the whole output first: a serial pass of its
+// own, which the threads would not share.
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;
@@ -162,7 +165,7 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const double mean_rows = static_cast<double>(p.num_rows) / static_cast<double>(num_problems);
   const double mean_work = (mean_rows + 1) * (m + 1) * (std::min(mean_rows, static_cast<double>(m)) + 1);
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kWorkPerChunk / mean_work));
-  const bool use_small = m <= kSmallMaxDim && small_solver_enabled();
+  const bool use_small = m <= kSmallMaxDim && avx512_kernels_enabled();
 
   const auto solve_range = [&](int64_t begin, int64_t end) {
     // One workspace per chunk, sized for its largest solvable problem.
@@ -206,21 +209,12 @@ void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   });
 }
 
-void launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
-            bool maximize, bool keep_best, bool fill_rows, at::Tensor& col_for_row, at::Tensor& status) {
+void run_batch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+               bool maximize, core::MatchFilter match_filter, bool fill_rows, at::Tensor& col_for_row,
+               at::Tensor& status) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cpu", [&] {
-    core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
-                                      cost.stride(0),
-                                      cost.stride(1),
-                                      cost.size(0),
-                                      cost.size(1),
-                                      offsets,
-                                      num_problems,
-                                      row_index,
-                                      maximize,
-                                      keep_best,
-                                      col_for_row.mutable_data_ptr<int64_t>(),
-                                      status.mutable_data_ptr<int32_t>()};
+    const auto p = ragged_lsa_params<scalar_t>(cost, offsets, num_problems, row_index, maximize, match_filter,
+                                               col_for_row, status);
     solve_all(p, fill_rows);
   });
 }
@@ -232,17 +226,17 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Te
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
   const auto offsets_contiguous = offsets.contiguous();
-  launch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize, false,
-         /*fill_rows=*/true, col_for_row, status);
+  run_batch(cost, offsets_contiguous.const_data_ptr<int64_t>(), offsets.size(0) - 1, nullptr, maximize,
+            core::MatchFilter::kAll,
+            /*fill_rows=*/true, col_for_row, status);
   return {col_for_row, status};
 }
 
 }  // namespace
 
-void ragged_lsa_cpu_launch(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems,
-                           const int64_t* row_index, bool maximize, bool keep_best, at::Tensor& col_for_row,
-                           at::Tensor& status) {
-  launch(cost, offsets, num_problems, row_index, maximize, keep_best, /*fill_rows=*/false, col_for_row, status);
+void run_ragged_lsa_cpu(const at::Tensor& cost, const int64_t* offsets, int64_t num_problems, const int64_t* row_index,
+                        bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
+  run_batch(cost, offsets, num_problems, row_index, maximize, match_filter, /*fill_rows=*/false, col_for_row, status);
 }
 
 }  // namespace ops

@@ -9,10 +9,9 @@
 // operations on the same operands in the same order per column, the same
 // column order in every scan (each column's place in scipy's `remaining` is
 // kept) and the same tie rule. The shared core stays the reference: it is
-// what the CUDA kernels run and what every other CPU problem uses, and
-// setting IDMATCH_CPU_SOLVER=portable makes the CPU kernels use it for small
-// problems too, which is how the test suite checks the shared core on a
-// machine with AVX-512 (see the Makefile's test target).
+// what the CUDA kernels run and what every other CPU problem uses, and the
+// CPU kernels use it for small problems too where the AVX-512 kernels are off
+// (avx512.h). See docs/design.md, "The small solver".
 #pragma once
 
 #include <cstdint>
@@ -43,17 +42,13 @@ struct alignas(64) SmallProblem {
   int32_t col4row[kSmallMaxDim];
 };
 
-// Whether the small solver is used: the CPU has AVX-512 (F, DQ, VL) and
-// IDMATCH_CPU_SOLVER is not "portable". Decided once per process.
-bool small_solver_enabled();
-
-// Solves count (1 to kSmallBatch) problems. Call only when small_solver_enabled().
+// Solves count (1 to kSmallBatch) problems. Call only when avx512_kernels_enabled().
 void solve_small_problems(SmallProblem* problems, int count);
 
 // Fills the cost of `small` (its nr and nc set) with rows of nc contiguous
 // elements, row_stride elements apart, negated when `negate`: the fast path
 // of core::copy_ragged_problem for rows already in the solver's orientation.
-// Returns small_problem_valid(small). Call only when small_solver_enabled().
+// Returns small_problem_valid(small). Call only when avx512_kernels_enabled().
 bool load_small_rows(const float* rows, int64_t row_stride, bool negate, SmallProblem& small);
 bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallProblem& small);
 
@@ -61,25 +56,25 @@ bool load_small_rows(const double* rows, int64_t row_stride, bool negate, SmallP
 // contiguous: source row r starts at cost + row_start[r]. Rows are the
 // solver's rows, or its columns when `transposed`. For rows through a row
 // index (match_peaks_to_classes' groups) and tall problems; contiguous rows in
-// the solver's orientation take load_small_rows, which measured about 1%
-// faster on 10 x 10 problems.
+// the solver's orientation take load_small_rows, with one row address fewer
+// to look up per row.
 bool load_small_problem(const float* cost, const int64_t* row_start, bool transposed, bool negate, SmallProblem& small);
 bool load_small_problem(const double* cost, const int64_t* row_start, bool transposed, bool negate,
                         SmallProblem& small);
 
-// The identity ops' keep-best filter on a solved problem (status ok): bit r
+// The filter core::MatchFilter::kRowMax on a solved problem (status ok): bit r
 // is set for each source row r whose matched entry is the row's best (the
 // least of the solver's values, which are negated when maximizing; the
 // greatest when minimizing), so that no entry of the row beats it. Source
 // rows are the solver's rows, or its columns when `transposed`; unmatched
 // ones have no bit. The comparisons are vector ones, where a loop that
 // stops at the first better entry mispredicts about every other row. Call
-// only when small_solver_enabled().
+// only when avx512_kernels_enabled().
 uint32_t best_matched_rows(const SmallProblem& small, bool transposed, bool maximize);
 
 // Whether the nr x nc entries of `small` are free of NaN and -inf, which the
 // solver must not be given (scipy refuses them before it solves). Call only
-// when small_solver_enabled().
+// when avx512_kernels_enabled().
 bool small_problem_valid(const SmallProblem& small);
 
 }  // namespace ops

@@ -1,25 +1,20 @@
-// The AVX-512 small-problem solver (see small_lsa.h). The functions carry
-// their own target attribute and run only after a CPU check, so the rest of
-// the library stays built for the baseline x86-64 and the wheel runs on any
-// CPU.
+// The AVX-512 small-problem solver (see small_lsa.h), built and run as
+// avx512.h says.
 #include "small_lsa.h"
 
-#include <cstdlib>
-#include <cstring>
-
 #include "../../core/lsa_core.h"
+#include "avx512.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define IDMATCH_HAVE_SMALL_SOLVER 1
+#ifdef IDMATCH_HAVE_AVX512_KERNELS
 #include <immintrin.h>
 #endif
 
 namespace idmatch {
 namespace ops {
 
-#ifndef IDMATCH_HAVE_SMALL_SOLVER
+#ifndef IDMATCH_HAVE_AVX512_KERNELS
 
-bool small_solver_enabled() { return false; }
+// Never called: avx512_kernels_enabled() is false on these targets.
 void solve_small_problems(SmallProblem*, int) {}
 bool load_small_rows(const float*, int64_t, bool, SmallProblem&) { return false; }
 bool load_small_rows(const double*, int64_t, bool, SmallProblem&) { return false; }
@@ -30,21 +25,9 @@ uint32_t best_matched_rows(const SmallProblem&, bool, bool) { return 0; }
 
 #else
 
-bool small_solver_enabled() {
-  static const bool enabled = [] {
-    const char* choice = std::getenv("IDMATCH_CPU_SOLVER");
-    if (choice != nullptr && std::strcmp(choice, "portable") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-  }();
-  return enabled;
-}
-
 namespace {
 
-// Only the features small_solver_enabled() checks.
-#define IDMATCH_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
+#define IDMATCH_AVX512 IDMATCH_AVX512_TARGET
 #define IDMATCH_AVX512_INLINE IDMATCH_AVX512 __attribute__((always_inline)) inline
 
 // Eight problems at once, one per lane: lane l of every vector belongs to
@@ -114,8 +97,7 @@ IDMATCH_AVX512_INLINE void transpose4(const double* const* rows, int j, Doubles*
 struct alignas(64) LaneSolver {
   // Every array is [column][lane]. The int32 ones come first: at the
   // struct's start their offsets fit AVX-512's compressed (scaled 8-bit)
-  // displacement, and this order measured about 2% faster on 10 x 10
-  // problems.
+  // displacement, which shortens the scan's instructions.
   int32_t row4col[kSmallMaxDim][kLanes];
   // Each column's place in scipy's scan order of the search (`remaining`),
   // which decides ties.
@@ -162,6 +144,10 @@ struct Lanes {
   Ints all_cols;   // a bit per column of the problem
   Ints remaining;  // columns not yet on the row's tree
   Ints num_taken;  // columns taken by the row's search
+  // The last step's removal from the scan order: the column at place
+  // moved_from moves to place moved_to (done by the next scan).
+  Ints moved_from;
+  Ints moved_to;
 };
 
 IDMATCH_AVX512_INLINE void set_lane(Ints& x, int l, int32_t value) {
@@ -214,165 +200,203 @@ IDMATCH_AVX512_INLINE void change_problem(LaneSolver& s, Lanes& lanes, int l, in
   start_problem(s, lanes, l);
 }
 
-IDMATCH_AVX512 void LaneSolver::run() {
-  next = 0;
+// Starts the batch: its first problems, a lane each. Returns the widest
+// problem's column count, the columns that every scan visits.
+IDMATCH_AVX512_INLINE int32_t start_batch(LaneSolver& s, Lanes& lanes) {
+  s.next = 0;
   int32_t widest = 0;
-  for (int32_t k = 0; k < count; ++k) widest = problems[k].nc > widest ? problems[k].nc : widest;
-  const int32_t width = widest;
+  for (int32_t k = 0; k < s.count; ++k) widest = s.problems[k].nc > widest ? s.problems[k].nc : widest;
   // Columns past a problem's nc are read but never open, and hold whatever
   // an earlier problem left there; the batch's first problems find zeros.
   for (int j = 0; j < kSmallMaxDim; ++j) {
     for (int l = 0; l < kLanes; ++l) {
-      spc[j][l] = v[j][l] = u_of_col[j][l] = path_u[j][l] = path_reached[j][l] = 0.0;
-      row4col[j][l] = pred[j][l] = position[j][l] = 0;
+      s.spc[j][l] = s.v[j][l] = s.u_of_col[j][l] = s.path_u[j][l] = s.path_reached[j][l] = 0.0;
+      s.row4col[j][l] = s.pred[j][l] = s.position[j][l] = 0;
     }
   }
-  Lanes lanes;
   lanes.min_val = lanes.scan_u = _mm512_setzero_pd();
   lanes.scan_row = lanes.scan_path = lanes.cur = lanes.num_rows = lanes.num_cols = lanes.offset = lanes.all_cols =
       lanes.remaining = lanes.num_taken = _mm256_setzero_si256();
-  for (int l = 0; l < kLanes; ++l) start_problem(*this, lanes, l);
-  const double* const costs = problems[0].cost;
+  for (int l = 0; l < kLanes; ++l) start_problem(s, lanes, l);
+  lanes.moved_from = splat(-1);
+  lanes.moved_to = _mm256_setzero_si256();
+  return widest;
+}
+
+// Scan: relaxes every remaining column of each lane from its scanned row
+// (costs taken from `costs`, the batch's first problem), and returns the
+// lowest path cost of the remaining columns. A lane's first scan of a
+// search starts every column at +inf.
+IDMATCH_AVX512_INLINE Doubles scan(LaneSolver& s, const Lanes& lanes, const double* costs, int32_t width) {
+  // The scanned rows' costs, a vector per column (idle lanes read row 0
+  // of the batch's first problem and use none of it).
+  alignas(32) int32_t row_offset[kLanes];
+  store_ints(row_offset, _mm256_add_epi32(lanes.offset, _mm256_slli_epi32(lanes.scan_row, 4)));
+  const double* rows[kLanes];
+  for (int l = 0; l < kLanes; ++l) rows[l] = costs + row_offset[l];
   const Doubles all_inf = _mm512_set1_pd(core::positive_infinity());
-  const Ints one = splat(1);
-  Doubles& min_val_v = lanes.min_val;
-  Doubles& scan_u_v = lanes.scan_u;
-  Ints &scan_row_v = lanes.scan_row, &scan_path_v = lanes.scan_path, &cur_v = lanes.cur, &num_rows_v = lanes.num_rows,
-       &offset_v = lanes.offset, &all_cols_v = lanes.all_cols, &remaining_v = lanes.remaining,
-       &num_taken_v = lanes.num_taken, &num_cols_v = lanes.num_cols;
-  // The last step's removal from the scan order, per lane.
-  Ints moved_from_v = splat(-1), moved_to_v = _mm256_setzero_si256();
-  while (true) {
-    const __mmask8 active = _mm256_test_epi32_mask(remaining_v, remaining_v);
-    if (active == 0) break;
-    // The scanned rows' costs, a vector per column (idle lanes read row 0
-    // of the batch's first problem and use none of it).
-    alignas(32) int32_t row_offset[kLanes];
-    store_ints(row_offset, _mm256_add_epi32(offset_v, _mm256_slli_epi32(scan_row_v, 4)));
-    const double* rows[kLanes];
-    for (int l = 0; l < kLanes; ++l) rows[l] = costs + row_offset[l];
-    // Scan: relax every remaining column from the scanned row. A lane's
-    // first scan of a search starts every column at +inf.
-    const __mmask8 first_scan = _mm256_cmpeq_epi32_mask(num_taken_v, _mm256_setzero_si256());
-    const Ints scan_pred = _mm256_or_si256(scan_row_v, _mm256_slli_epi32(scan_path_v, 4));
-    const Ints last_col_v = _mm256_sub_epi32(num_cols_v, one);
-    Doubles low_even = all_inf, low_odd = all_inf;
-    // Both blocks of eight columns unrolled, so that each column's index is
-    // a constant (its bit and its first place fold into the instructions):
-    // measured about 3% faster on 10 x 10 and 16 x 16 problems.
+  const __mmask8 first_scan = _mm256_cmpeq_epi32_mask(lanes.num_taken, _mm256_setzero_si256());
+  const Ints scan_pred = _mm256_or_si256(lanes.scan_row, _mm256_slli_epi32(lanes.scan_path, 4));
+  const Ints last_col_v = _mm256_sub_epi32(lanes.num_cols, splat(1));
+  Doubles low_even = all_inf, low_odd = all_inf;
+  // Both blocks of eight columns unrolled, so that each column's index is a
+  // constant: its bit and its first place fold into the instructions.
 #pragma GCC unroll 2
-    for (int32_t h = 0; 8 * h < width; ++h) {
-      Doubles cost[8];
-      if (width - 8 * h <= 4) transpose4(rows, 8 * h, cost);
-      else transpose(rows, 8 * h, cost);
-      for (int32_t k = 0; k < 8; ++k) {
-        const int32_t j = 8 * h + k;
-        if (j == width) break;
-        const __mmask8 open = _mm256_test_epi32_mask(remaining_v, splat(1 << j));
-        // ((min_val + c) - u[i]) - v[j], as scipy.
-        const Doubles r =
-            _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(min_val_v, cost[k]), scan_u_v), _mm512_load_pd(v[j]));
-        Doubles s = _mm512_mask_mov_pd(_mm512_load_pd(spc[j]), first_scan, all_inf);
-        const __mmask8 better = _mm512_mask_cmp_pd_mask(open, r, s, _CMP_LT_OQ);
-        s = _mm512_mask_mov_pd(s, better, r);
-        _mm512_store_pd(spc[j], s);
-        store_ints(pred[j], _mm256_mask_mov_epi32(load_ints(pred[j]), better, scan_pred));
-        // The column's place in scipy's scan order: nc - 1 - j when a search
-        // starts, then moved by the last step's removal.
-        Ints pos = load_ints(position[j]);
-        pos = _mm256_mask_mov_epi32(pos, _mm256_cmpeq_epi32_mask(pos, moved_from_v), moved_to_v);
-        store_ints(position[j], _mm256_mask_mov_epi32(pos, first_scan, _mm256_sub_epi32(last_col_v, splat(j))));
-        _mm512_store_pd(path_u[j], _mm512_mask_mov_pd(_mm512_load_pd(path_u[j]), better, scan_u_v));
-        _mm512_store_pd(path_reached[j], _mm512_mask_mov_pd(_mm512_load_pd(path_reached[j]), better, min_val_v));
-        // No path cost is NaN, so min is exact.
-        if (k % 2 == 0) low_even = _mm512_mask_min_pd(low_even, open, low_even, s);
-        else low_odd = _mm512_mask_min_pd(low_odd, open, low_odd, s);
-      }
+  for (int32_t h = 0; 8 * h < width; ++h) {
+    Doubles cost[8];
+    if (width - 8 * h <= 4) transpose4(rows, 8 * h, cost);
+    else transpose(rows, 8 * h, cost);
+    for (int32_t k = 0; k < 8; ++k) {
+      const int32_t j = 8 * h + k;
+      if (j == width) break;
+      const __mmask8 open = _mm256_test_epi32_mask(lanes.remaining, splat(1 << j));
+      // ((min_val + c) - u[i]) - v[j], as scipy.
+      const Doubles r =
+          _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(lanes.min_val, cost[k]), lanes.scan_u), _mm512_load_pd(s.v[j]));
+      Doubles spc = _mm512_mask_mov_pd(_mm512_load_pd(s.spc[j]), first_scan, all_inf);
+      const __mmask8 better = _mm512_mask_cmp_pd_mask(open, r, spc, _CMP_LT_OQ);
+      spc = _mm512_mask_mov_pd(spc, better, r);
+      _mm512_store_pd(s.spc[j], spc);
+      store_ints(s.pred[j], _mm256_mask_mov_epi32(load_ints(s.pred[j]), better, scan_pred));
+      // The column's place in scipy's scan order: nc - 1 - j when a search
+      // starts, then moved by the last step's removal.
+      Ints pos = load_ints(s.position[j]);
+      pos = _mm256_mask_mov_epi32(pos, _mm256_cmpeq_epi32_mask(pos, lanes.moved_from), lanes.moved_to);
+      store_ints(s.position[j], _mm256_mask_mov_epi32(pos, first_scan, _mm256_sub_epi32(last_col_v, splat(j))));
+      _mm512_store_pd(s.path_u[j], _mm512_mask_mov_pd(_mm512_load_pd(s.path_u[j]), better, lanes.scan_u));
+      _mm512_store_pd(s.path_reached[j], _mm512_mask_mov_pd(_mm512_load_pd(s.path_reached[j]), better, lanes.min_val));
+      // No path cost is NaN, so min is exact.
+      if (k % 2 == 0) low_even = _mm512_mask_min_pd(low_even, open, low_even, spc);
+      else low_odd = _mm512_mask_min_pd(low_odd, open, low_odd, spc);
     }
-    const Doubles lowest = _mm512_min_pd(low_even, low_odd);
-    // The column taken, by scipy's rule: of the remaining columns at the
-    // lowest path cost, the last free one in scan order if one is free, else
-    // the first. As a key that is largest for that column: 16 + position
-    // for a free column, 15 - position for an assigned one, -1 off the
-    // lowest; positions differ, so exactly one column has the largest key.
-    Ints best = splat(-1);
-    Ints col = _mm256_setzero_si256(), next_row = splat(-1), next_path = _mm256_setzero_si256(),
-         next_pos = _mm256_setzero_si256();
-    Doubles next_u = _mm512_setzero_pd();
-    for (int32_t j = 0; j < width; ++j) {
-      const __mmask8 at_lowest = _mm512_mask_cmp_pd_mask(_mm256_test_epi32_mask(remaining_v, splat(1 << j)),
-                                                         _mm512_load_pd(spc[j]), lowest, _CMP_EQ_OQ);
-      const Ints pos = load_ints(position[j]);
-      const Ints row = load_ints(row4col[j]);
-      const Ints k = _mm256_mask_mov_epi32(_mm256_sub_epi32(splat(15), pos), _mm256_movepi32_mask(row),
-                                           _mm256_add_epi32(pos, splat(16)));
-      // Then its row (-1 if free), that row's u, its path and position.
-      const __mmask8 taken_here = _mm256_mask_cmpgt_epi32_mask(at_lowest, k, best);
-      best = _mm256_mask_mov_epi32(best, taken_here, k);
-      col = _mm256_mask_mov_epi32(col, taken_here, splat(j));
-      next_row = _mm256_mask_mov_epi32(next_row, taken_here, row);
-      next_u = _mm512_mask_mov_pd(next_u, taken_here, _mm512_load_pd(u_of_col[j]));
-      next_path = _mm256_mask_mov_epi32(next_path, taken_here, load_ints(pred[j]));
-      next_pos = _mm256_mask_mov_epi32(next_pos, taken_here, pos);
-    }
-    next_path = _mm256_srli_epi32(next_path, 4);
-    // No column is reachable: the problem is infeasible.
-    const __mmask8 infeasible = active & _mm512_cmp_pd_mask(lowest, all_inf, _CMP_EQ_OQ);
-    const __mmask8 reachable = active & ~infeasible;
-    const Ints col_bit = _mm256_sllv_epi32(one, col);
-    remaining_v = _mm256_mask_andnot_epi32(remaining_v, reachable, col_bit, remaining_v);
-    num_taken_v = _mm256_add_epi32(num_taken_v, one);
-    // scipy's removal from its scan order: the last remaining column moves
-    // into the taken one's place (done by the next scan).
-    moved_from_v = _mm256_sub_epi32(num_cols_v, num_taken_v);
-    moved_to_v = next_pos;
-    // A free column ends the search; an assigned one's row is scanned next,
-    // at the column's path cost.
-    const __mmask8 sinks = reachable & _mm256_cmpeq_epi32_mask(next_row, splat(-1));
-    const __mmask8 assigned = reachable & ~sinks;
-    scan_row_v = _mm256_mask_mov_epi32(scan_row_v, assigned, next_row);
-    // The path to the taken column: the one to its predecessor row, and it.
-    next_path = _mm256_or_si256(next_path, col_bit);
-    scan_path_v = _mm256_mask_mov_epi32(scan_path_v, assigned, next_path);
-    scan_u_v = _mm512_mask_mov_pd(scan_u_v, assigned, next_u);
-    min_val_v = _mm512_mask_mov_pd(min_val_v, assigned, lowest);
-    if (sinks != 0) {
-      // Duals over the trees whose search ended, as scipy: v[j] -= min_val -
-      // spc[j] over their columns, the sink included, and u[i] += min_val -
-      // spc[col4row[i]] over their rows but `cur` (the sink has none). Then
-      // each column on the augmenting path takes its predecessor row, and
-      // that row's u with the same update (see path_u).
-      const Ints tree_cols = _mm256_andnot_si256(remaining_v, all_cols_v);
-      for (int32_t j = 0; j < width; ++j) {
-        const Ints bit = splat(1 << j);
-        const __mmask8 on_tree = sinks & _mm256_test_epi32_mask(tree_cols, bit);
-        const __mmask8 on_path = sinks & _mm256_test_epi32_mask(next_path, bit);
-        // Masked to the lanes that use them: elsewhere (an idle lane, a
-        // column off the tree) both operands can be +inf, and inf - inf
-        // raises the invalid-operation flag, a SIGFPE where it is trapped.
-        const Doubles gain = _mm512_maskz_sub_pd(on_tree, lowest, _mm512_load_pd(spc[j]));
-        const Doubles vj = _mm512_load_pd(v[j]);
-        _mm512_store_pd(v[j], _mm512_mask_sub_pd(vj, on_tree, vj, gain));
-        const Doubles uj = _mm512_load_pd(u_of_col[j]);
-        const Doubles moved = _mm512_maskz_add_pd(
-            on_path, _mm512_load_pd(path_u[j]), _mm512_maskz_sub_pd(on_path, lowest, _mm512_load_pd(path_reached[j])));
-        _mm512_store_pd(u_of_col[j], _mm512_mask_mov_pd(_mm512_mask_add_pd(uj, on_tree, uj, gain), on_path, moved));
-        store_ints(row4col[j], _mm256_mask_mov_epi32(load_ints(row4col[j]), on_path,
-                                                     _mm256_and_si256(load_ints(pred[j]), splat(15))));
-      }
-      // The next row's search, as in start_problem.
-      cur_v = _mm256_mask_add_epi32(cur_v, sinks, cur_v, one);
-      const __mmask8 solved = sinks & _mm256_cmpeq_epi32_mask(cur_v, num_rows_v);
-      const __mmask8 next_search = sinks & ~solved;
-      remaining_v = _mm256_mask_mov_epi32(remaining_v, next_search, all_cols_v);
-      num_taken_v = _mm256_mask_mov_epi32(num_taken_v, next_search, _mm256_setzero_si256());
-      scan_row_v = _mm256_mask_mov_epi32(scan_row_v, next_search, cur_v);
-      scan_path_v = _mm256_mask_mov_epi32(scan_path_v, next_search, _mm256_setzero_si256());
-      scan_u_v = _mm512_mask_mov_pd(scan_u_v, next_search, _mm512_setzero_pd());
-      min_val_v = _mm512_mask_mov_pd(min_val_v, next_search, _mm512_setzero_pd());
-      for (__mmask8 b = solved; b != 0; b &= b - 1) change_problem(*this, lanes, __builtin_ctz(b), core::kOk);
-    }
-    for (__mmask8 b = infeasible; b != 0; b &= b - 1) {
+  }
+  return _mm512_min_pd(low_even, low_odd);
+}
+
+// The column a lane takes, and what it brings along.
+struct Pick {
+  Ints col;
+  Ints row;       // the row assigned to it, -1 if it is free
+  Doubles u;      // that row's u
+  Ints path;      // the columns of the path from `cur` to its predecessor row
+  Ints position;  // its place in the scan order
+};
+
+// Pick: the column each lane takes, by scipy's rule: of the remaining
+// columns at the lowest path cost, the last free one in scan order if one is
+// free, else the first. As a key that is largest for that column: 16 +
+// position for a free column, 15 - position for an assigned one, -1 off the
+// lowest; positions differ, so exactly one column has the largest key.
+IDMATCH_AVX512_INLINE Pick pick(const LaneSolver& s, const Lanes& lanes, Doubles lowest, int32_t width) {
+  Ints best = splat(-1);
+  Pick taken{_mm256_setzero_si256(), splat(-1), _mm512_setzero_pd(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (int32_t j = 0; j < width; ++j) {
+    const __mmask8 at_lowest = _mm512_mask_cmp_pd_mask(_mm256_test_epi32_mask(lanes.remaining, splat(1 << j)),
+                                                       _mm512_load_pd(s.spc[j]), lowest, _CMP_EQ_OQ);
+    const Ints pos = load_ints(s.position[j]);
+    const Ints row = load_ints(s.row4col[j]);
+    const Ints k = _mm256_mask_mov_epi32(_mm256_sub_epi32(splat(15), pos), _mm256_movepi32_mask(row),
+                                         _mm256_add_epi32(pos, splat(16)));
+    // Then its row (-1 if free), that row's u, its path and position.
+    const __mmask8 taken_here = _mm256_mask_cmpgt_epi32_mask(at_lowest, k, best);
+    best = _mm256_mask_mov_epi32(best, taken_here, k);
+    taken.col = _mm256_mask_mov_epi32(taken.col, taken_here, splat(j));
+    taken.row = _mm256_mask_mov_epi32(taken.row, taken_here, row);
+    taken.u = _mm512_mask_mov_pd(taken.u, taken_here, _mm512_load_pd(s.u_of_col[j]));
+    taken.path = _mm256_mask_mov_epi32(taken.path, taken_here, load_ints(s.pred[j]));
+    taken.position = _mm256_mask_mov_epi32(taken.position, taken_here, pos);
+  }
+  taken.path = _mm256_srli_epi32(taken.path, 4);
+  return taken;
+}
+
+// The lanes whose search a step ended.
+struct StepEnd {
+  __mmask8 sinks;       // at a free column: the search's augmenting path
+  __mmask8 infeasible;  // with no column reachable: the problem is infeasible
+};
+
+// Takes each active lane's picked column off its scan order, at path cost
+// `lowest`, and adds it to taken.path, which then leads to it. A free column
+// ends the search (a sink); an assigned one's row is scanned next, at the
+// column's path cost.
+IDMATCH_AVX512_INLINE StepEnd take(Lanes& lanes, Pick& taken, Doubles lowest, __mmask8 active) {
+  const Ints one = splat(1);
+  const __mmask8 infeasible =
+      active & _mm512_cmp_pd_mask(lowest, _mm512_set1_pd(core::positive_infinity()), _CMP_EQ_OQ);
+  const __mmask8 reachable = active & ~infeasible;
+  const Ints col_bit = _mm256_sllv_epi32(one, taken.col);
+  lanes.remaining = _mm256_mask_andnot_epi32(lanes.remaining, reachable, col_bit, lanes.remaining);
+  lanes.num_taken = _mm256_add_epi32(lanes.num_taken, one);
+  // scipy's removal from its scan order: the last remaining column moves
+  // into the taken one's place.
+  lanes.moved_from = _mm256_sub_epi32(lanes.num_cols, lanes.num_taken);
+  lanes.moved_to = taken.position;
+  const __mmask8 sinks = reachable & _mm256_cmpeq_epi32_mask(taken.row, splat(-1));
+  const __mmask8 assigned = reachable & ~sinks;
+  lanes.scan_row = _mm256_mask_mov_epi32(lanes.scan_row, assigned, taken.row);
+  taken.path = _mm256_or_si256(taken.path, col_bit);
+  lanes.scan_path = _mm256_mask_mov_epi32(lanes.scan_path, assigned, taken.path);
+  lanes.scan_u = _mm512_mask_mov_pd(lanes.scan_u, assigned, taken.u);
+  lanes.min_val = _mm512_mask_mov_pd(lanes.min_val, assigned, lowest);
+  return {sinks, infeasible};
+}
+
+// Finish: ends the searches of the `sinks` lanes, whose augmenting path
+// leads to their sink along `path` at cost `lowest`. Duals over their trees,
+// as scipy: v[j] -= min_val - spc[j] over their columns, the sink included,
+// and u[i] += min_val - spc[col4row[i]] over their rows but `cur` (the sink
+// has none). Then each column on the augmenting path takes its predecessor
+// row, and that row's u with the same update (see path_u). Then each lane
+// searches from its next row, or reports its problem and starts the next
+// one when that was the last row.
+IDMATCH_AVX512_INLINE void finish(LaneSolver& s, Lanes& lanes, __mmask8 sinks, Doubles lowest, Ints path,
+                                  int32_t width) {
+  const Ints tree_cols = _mm256_andnot_si256(lanes.remaining, lanes.all_cols);
+  for (int32_t j = 0; j < width; ++j) {
+    const Ints bit = splat(1 << j);
+    const __mmask8 on_tree = sinks & _mm256_test_epi32_mask(tree_cols, bit);
+    const __mmask8 on_path = sinks & _mm256_test_epi32_mask(path, bit);
+    // Masked to the lanes that use them: elsewhere (an idle lane, a column
+    // off the tree) both operands can be +inf, and inf - inf raises the
+    // invalid-operation flag, a SIGFPE where it is trapped.
+    const Doubles gain = _mm512_maskz_sub_pd(on_tree, lowest, _mm512_load_pd(s.spc[j]));
+    const Doubles vj = _mm512_load_pd(s.v[j]);
+    _mm512_store_pd(s.v[j], _mm512_mask_sub_pd(vj, on_tree, vj, gain));
+    const Doubles uj = _mm512_load_pd(s.u_of_col[j]);
+    const Doubles moved = _mm512_maskz_add_pd(on_path, _mm512_load_pd(s.path_u[j]),
+                                              _mm512_maskz_sub_pd(on_path, lowest, _mm512_load_pd(s.path_reached[j])));
+    _mm512_store_pd(s.u_of_col[j], _mm512_mask_mov_pd(_mm512_mask_add_pd(uj, on_tree, uj, gain), on_path, moved));
+    store_ints(s.row4col[j], _mm256_mask_mov_epi32(load_ints(s.row4col[j]), on_path,
+                                                   _mm256_and_si256(load_ints(s.pred[j]), splat(15))));
+  }
+  // The next row's search, as in start_problem.
+  lanes.cur = _mm256_mask_add_epi32(lanes.cur, sinks, lanes.cur, splat(1));
+  const __mmask8 solved = sinks & _mm256_cmpeq_epi32_mask(lanes.cur, lanes.num_rows);
+  const __mmask8 next_search = sinks & ~solved;
+  lanes.remaining = _mm256_mask_mov_epi32(lanes.remaining, next_search, lanes.all_cols);
+  lanes.num_taken = _mm256_mask_mov_epi32(lanes.num_taken, next_search, _mm256_setzero_si256());
+  lanes.scan_row = _mm256_mask_mov_epi32(lanes.scan_row, next_search, lanes.cur);
+  lanes.scan_path = _mm256_mask_mov_epi32(lanes.scan_path, next_search, _mm256_setzero_si256());
+  lanes.scan_u = _mm512_mask_mov_pd(lanes.scan_u, next_search, _mm512_setzero_pd());
+  lanes.min_val = _mm512_mask_mov_pd(lanes.min_val, next_search, _mm512_setzero_pd());
+  for (__mmask8 b = solved; b != 0; b &= b - 1) change_problem(s, lanes, __builtin_ctz(b), core::kOk);
+}
+
+// Each step of the loop is one scan in every active lane, the pick of a
+// column and its taking; a lane whose search ends finishes it there.
+IDMATCH_AVX512 void LaneSolver::run() {
+  Lanes lanes;
+  const int32_t width = start_batch(*this, lanes);
+  const double* const costs = problems[0].cost;
+  while (true) {
+    const __mmask8 active = _mm256_test_epi32_mask(lanes.remaining, lanes.remaining);
+    if (active == 0) break;
+    const Doubles lowest = scan(*this, lanes, costs, width);
+    Pick taken = pick(*this, lanes, lowest, width);
+    const StepEnd ended = take(lanes, taken, lowest, active);
+    if (ended.sinks != 0) finish(*this, lanes, ended.sinks, lowest, taken.path, width);
+    for (__mmask8 b = ended.infeasible; b != 0; b &= b - 1) {
       change_problem(*this, lanes, __builtin_ctz(b), core::kInfeasible);
     }
   }
@@ -563,15 +587,3 @@ void solve_small_problems(SmallProblem* problems, int count) {
 
 }  // namespace ops
 }  // namespace idmatch
-
-// For Python (ctypes, see idmatch._loader.cpu_small_solver_enabled): whether
-// this process solves small CPU problems with the AVX-512 solver, so that the
-// test suite can report and check which solver it holds to scipy.
-#if defined(_WIN32)
-#define IDMATCH_EXPORT __declspec(dllexport)
-#else
-#define IDMATCH_EXPORT __attribute__((visibility("default")))
-#endif
-extern "C" IDMATCH_EXPORT int idmatch_cpu_small_solver_enabled() {
-  return idmatch::ops::small_solver_enabled() ? 1 : 0;
-}

@@ -18,8 +18,8 @@
 #include <torch/library.h>
 
 #include "../identity_common.h"
-#include "identity_cuda.h"
-#include "ragged_lsa_cuda_launch.h"
+#include "identity_kernels.h"
+#include "ragged_lsa_cuda.h"
 
 namespace idmatch {
 namespace ops {
@@ -59,8 +59,8 @@ at::Tensor group_and_match(const at::Tensor& probs, const at::Tensor& peak_sampl
   const auto sorted = at::sort(sort_keys, /*stable=*/true, /*dim=*/0, /*descending=*/false);
   const auto offsets = at::searchsorted(std::get<0>(sorted), at::arange(num_groups + 1, index_options));
   const auto& order = std::get<1>(sorted);
-  ragged_lsa_cuda_launch(probs, offsets, order.const_data_ptr<int64_t>(), /*maximize=*/true, /*keep_best=*/true,
-                         class_inds, status);
+  run_ragged_lsa_cuda(probs, offsets, order.const_data_ptr<int64_t>(), /*maximize=*/true, core::MatchFilter::kRowMax,
+                      class_inds, status);
   return sort_keys;
 }
 

@@ -1,8 +1,9 @@
 // CUDA kernels of the identity ops: one thread per peak, each running the
 // shared per-peak steps (core/identity.h). Matching runs the ragged LSA
 // kernels (ragged_lsa_kernel.cu).
+#include "floating_types.cuh"
 #include "grid_stride.cuh"
-#include "identity_cuda.h"
+#include "identity_kernels.h"
 
 namespace idmatch {
 namespace ops {
@@ -77,10 +78,7 @@ cudaError_t launch_instance_scatter(const core::InstanceScatter<T>& scatter, con
                                                    cudaStream_t);                                                  \
   template cudaError_t launch_instance_scatter<T>(const core::InstanceScatter<T>&, const int64_t*, const int64_t*, \
                                                   int64_t, int64_t, cudaStream_t);
-IDMATCH_INSTANTIATE(float)
-IDMATCH_INSTANTIATE(double)
-IDMATCH_INSTANTIATE(c10::Half)
-IDMATCH_INSTANTIATE(c10::BFloat16)
+IDMATCH_FOR_EACH_FLOATING_TYPE(IDMATCH_INSTANTIATE)
 #undef IDMATCH_INSTANTIATE
 
 }  // namespace ops

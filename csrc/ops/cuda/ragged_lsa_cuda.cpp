@@ -10,14 +10,15 @@
 #include <torch/library.h>
 
 #include "../ragged_lsa_checks.h"
+#include "../ragged_lsa_params.h"
 #include "ragged_lsa_cuda.h"
-#include "ragged_lsa_cuda_launch.h"
+#include "ragged_lsa_kernel.h"
 
 namespace idmatch {
 namespace ops {
 
-void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
-                            bool keep_best, at::Tensor& col_for_row, at::Tensor& status) {
+void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
+                         core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
   const int64_t num_rows = cost.size(0), num_cols = cost.size(1), num_problems = offsets.size(0) - 1;
   const int64_t units = ragged_lsa_workspace_units(num_rows, num_problems, num_cols);
   const auto options = cost.options();
@@ -26,20 +27,10 @@ void ragged_lsa_cuda_launch(const at::Tensor& cost, const at::Tensor& offsets, c
   auto offsets_bad = at::empty({1}, options.dtype(at::kInt));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(cost.device().index()).stream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cuda", [&] {
-    core::RaggedLsaParams<scalar_t> p{cost.const_data_ptr<scalar_t>(),
-                                      cost.stride(0),
-                                      cost.stride(1),
-                                      num_rows,
-                                      num_cols,
-                                      offsets.const_data_ptr<int64_t>(),
-                                      num_problems,
-                                      row_index,
-                                      maximize,
-                                      keep_best,
-                                      col_for_row.mutable_data_ptr<int64_t>(),
-                                      status.mutable_data_ptr<int32_t>()};
-    C10_CUDA_CHECK(launch_ragged_lsa_cuda(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
-                                          offsets_bad.mutable_data_ptr<int32_t>(), stream));
+    const auto p = ragged_lsa_params<scalar_t>(cost, offsets.const_data_ptr<int64_t>(), num_problems, row_index,
+                                               maximize, match_filter, col_for_row, status);
+    C10_CUDA_CHECK(launch_ragged_lsa_kernel(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
+                                            offsets_bad.mutable_data_ptr<int32_t>(), stream));
   });
 }
 
@@ -51,7 +42,7 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cuda(const at::T
   const c10::cuda::CUDAGuard device_guard(cost.device());
   auto col_for_row = at::full({cost.size(0)}, -1, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
-  ragged_lsa_cuda_launch(cost, offsets.contiguous(), nullptr, maximize, false, col_for_row, status);
+  run_ragged_lsa_cuda(cost, offsets.contiguous(), nullptr, maximize, core::MatchFilter::kAll, col_for_row, status);
   return {col_for_row, status};
 }
 

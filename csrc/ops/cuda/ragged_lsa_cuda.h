@@ -1,27 +1,20 @@
-// Plain-pointer launchers of the CUDA ragged LSA kernels (ragged_lsa_kernel.cu),
-// called from the ATen glue. No ATen here: the .cu files stay light.
+// The CUDA ragged LSA on tensors, shared by the ragged op and the identity
+// ops: run_ragged_lsa_cuda allocates the workspace and calls the kernel
+// launcher (launch_ragged_lsa_kernel, ragged_lsa_kernel.h). The contract of
+// run_ragged_lsa_cpu (cpu/ragged_lsa_cpu.h), except that offsets is a device
+// tensor (S + 1,) int64 and row_index device memory; the caller holds the
+// device guard.
 #pragma once
 
-#include <cuda_runtime_api.h>
+#include <ATen/core/Tensor.h>
 
 #include "../../core/ragged_lsa.h"
 
 namespace idmatch {
 namespace ops {
 
-// Element counts of the workspace buffers a batch needs (see
-// core::workspace_slot), times core::kDoublesPerUnit doubles and
-// core::kIntsPerUnit int32s.
-inline int64_t ragged_lsa_workspace_units(int64_t num_rows, int64_t num_problems, int64_t num_cols) {
-  return num_rows + num_problems * num_cols;
-}
-
-// Solves every problem of the batch on `stream`, one thread per problem.
-// offsets_bad is one int32 on the device; the launcher clears it itself.
-// Returns the launch error, if any.
-template <typename T>
-cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
-                                   int32_t* offsets_bad, cudaStream_t stream);
+void run_ragged_lsa_cuda(const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index, bool maximize,
+                         core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status);
 
 }  // namespace ops
 }  // namespace idmatch

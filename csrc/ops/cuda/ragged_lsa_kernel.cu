@@ -1,10 +1,9 @@
 // CUDA kernels of the ragged LSA op: one thread per problem, each running the
-// shared solver core (core/ragged_lsa.h) on its own slot of a workspace.
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
+// shared solver core (core/ragged_lsa.h) on its own slot of a workspace. See
+// docs/design.md, "GPU kernels".
+#include "floating_types.cuh"
 #include "grid_stride.cuh"
-#include "ragged_lsa_cuda.h"
+#include "ragged_lsa_kernel.h"
 
 namespace idmatch {
 namespace ops {
@@ -39,8 +38,8 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
 }  // namespace
 
 template <typename T>
-cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
-                                   int32_t* offsets_bad, cudaStream_t stream) {
+cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
+                                     int32_t* offsets_bad, cudaStream_t stream) {
   if (params.num_problems == 0) return cudaSuccess;
   cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
   if (error != cudaSuccess) return error;
@@ -53,13 +52,10 @@ cudaError_t launch_ragged_lsa_cuda(const core::RaggedLsaParams<T>& params, doubl
   return cudaGetLastError();
 }
 
-#define IDMATCH_INSTANTIATE(T)                                                                                 \
-  template cudaError_t launch_ragged_lsa_cuda<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
-                                                 cudaStream_t);
-IDMATCH_INSTANTIATE(float)
-IDMATCH_INSTANTIATE(double)
-IDMATCH_INSTANTIATE(c10::Half)
-IDMATCH_INSTANTIATE(c10::BFloat16)
+#define IDMATCH_INSTANTIATE(T)                                                                                   \
+  template cudaError_t launch_ragged_lsa_kernel<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
+                                                   cudaStream_t);
+IDMATCH_FOR_EACH_FLOATING_TYPE(IDMATCH_INSTANTIATE)
 #undef IDMATCH_INSTANTIATE
 
 }  // namespace ops

@@ -1,0 +1,48 @@
+// The switch between the CPU kernels' AVX-512 versions and the shared core
+// (avx512.h), and the op that reports which of them this process runs.
+#include <string>
+
+#include <c10/util/env.h>
+#include <torch/library.h>
+
+#include "avx512.h"
+
+namespace idmatch {
+namespace ops {
+
+bool avx512_kernels_enabled() {
+  static const bool enabled = [] {
+    // Read as torch reads its boolean flags (c10::utils::check_env): "0" or
+    // "1", and any other value is ignored with a warning, which leaves the
+    // kernels on. Both kernel sets give the same answers, bit for bit, so a
+    // value misread costs speed or a test run's coverage of the shared core,
+    // never a result; the warning keeps such a mistake from passing silently.
+    const bool allowed = c10::utils::check_env("IDMATCH_CPU_AVX512").value_or(true);
+#ifdef IDMATCH_HAVE_AVX512_KERNELS
+    if (!allowed) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    (void)allowed;
+    return false;
+#endif
+  }();
+  return enabled;
+}
+
+namespace {
+
+std::string cpu_kernel_kind() { return avx512_kernels_enabled() ? "avx512" : "portable"; }
+
+}  // namespace
+}  // namespace ops
+}  // namespace idmatch
+
+TORCH_LIBRARY_FRAGMENT(idmatch, m) {
+  // "avx512" where the CPU kernels run their AVX-512 versions, else
+  // "portable" (the shared core everywhere, the code the CUDA kernels run):
+  // the test suite and the benchmark report it, and check it against the CPU
+  // and IDMATCH_CPU_AVX512.
+  m.def("_cpu_kernel_kind() -> str", &idmatch::ops::cpu_kernel_kind);
+}
