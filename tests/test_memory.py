@@ -3,8 +3,8 @@
 1. Thousands of calls of each op leave resident memory where it was: a leak
    of an output, a workspace or a reference would add up here.
 2. Large inputs (10 million peaks, a 5000 x 5000 matrix) finish, and their
-   peak resident memory stays within the README's memory model ("Memory"),
-   mirrored by the *_model_bytes functions below. These are slow: they run
+   peak resident memory stays within docs/design.md's memory model
+   ("Memory"), mirrored by the *_model_bytes functions below. These are slow: they run
    only with IDMATCH_TEST_SLOW=1, each in a fresh interpreter, so that the
    process's peak resident size (VmHWM) is that of the one call.
 
@@ -154,8 +154,8 @@ def test_repeated_calls_keep_resident_memory_flat(name):
 # ---------------------------------------------------------------------------
 # 2. Large inputs, against the memory model.
 #
-# The models count the bytes each op allocates beyond its inputs (see the
-# README); `threads` is the number of intra-op threads, each of which solves
+# The models count the bytes each op allocates beyond its inputs (see
+# docs/design.md, "Memory"); `threads` is the number of intra-op threads, each of which solves
 # its share of the problems with a workspace of its own.
 
 DENSE_COPY_MIN_ENTRIES = 4096  # kDenseCopyMinEntries, csrc/core/ragged_lsa.h

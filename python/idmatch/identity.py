@@ -1,8 +1,9 @@
 """Identity assignment: a drop-in for ``sleap_nn.inference.identity``.
 
-Same functions, signatures and results as sleap-nn's module (see the README for
-the deliberate differences: every floating dtype works, results stay on the
-input's device, out-of-range indices raise). Every function is scriptable with
+Same functions, signatures and results as sleap-nn's module, but for the
+deliberate differences (docs/design.md, "Deliberate differences from
+sleap-nn"): every floating dtype works, results stay on the input's device,
+out-of-range indices raise. Every function is scriptable with
 torch.jit.script. Underneath are the raw ops ``torch.ops.idmatch.*``, which
 never sync and report problems per peak and per group instead of raising;
 these wrappers turn the reports into exceptions (one device-to-host copy on
