@@ -9,6 +9,9 @@
 #   make cuda-check  CUDA wheel against torch's CUDA build: compiles every
 #                    .cu file for several GPU architectures, checks that every
 #                    op has a CUDA kernel, runs the CPU tests on that build
+#   make gpu-check OUT=DIR  on a machine with an NVIDIA GPU: build for it, the
+#                    tests on CUDA, compute-sanitizer, the CUDA benchmark
+#                    (tools/gpu_check.sh); logs and JSON into DIR
 #   make lint        ruff (lint, format, import order) and clang-format checks;
 #                    make format applies both formatters
 #   make sanitize-check  AddressSanitizer + UndefinedBehaviorSanitizer build,
@@ -27,7 +30,7 @@ CUDA_HOME ?= /usr/local/cuda
 TORCH_CUDA_ARCH_LIST ?= 7.5;8.0;8.6;9.0
 export MAX_JOBS ?= 2
 
-.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check lint format
+.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check lint format gpu-check
 
 # $(1): venv folder, $(2): torch version
 define make_venv
@@ -99,6 +102,13 @@ cuda-check: $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION)
 	$(CUDA_WHEEL_VENV)/bin/python -m pip install "cmake>=3.18"
 	PATH="$(CURDIR)/$(CUDA_WHEEL_VENV)/bin:$$PATH" IDMATCH_WITH_CUDA=ON CUDA_HOME="$(CUDA_HOME)" \
 		tools/check_cpp_example.sh $(CUDA_WHEEL_VENV)/bin/python
+
+# On a GPU machine (python3 there holds a CUDA build of torch): see
+# tools/gpu_check.sh. tools/fetch_gpu_wheels.sh brings the peers' wheels for
+# a machine without network access.
+OUT ?= gpu-check-out
+gpu-check:
+	tools/gpu_check.sh $(OUT)
 
 # The CPU extension built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (IDMATCH_SANITIZE=1, its own build directory) in an environment of its own,

@@ -1,0 +1,214 @@
+"""What only a GPU can show about the CUDA kernels.
+
+The exactness suites (test_lsa, test_identity, test_properties, test_bad_input)
+run on CUDA through the `device` fixture wherever a GPU is present. This file
+adds what they do not cover:
+
+- bulk agreement: 100,000 random assignment problems and 100,000 random
+  (sample, channel) groups, tie-heavy, every floating dtype, through every raw
+  op on CUDA, bit for bit equal to the CPU op (which the other suites hold to
+  scipy and the reference), NaN where the CPU op gives NaN;
+- no host syncs in the raw ops (torch.cuda.set_sync_debug_mode("error"));
+- CUDA graph capture and replay equal to eager runs;
+- torch.compile(fullgraph=True) and torch.export on CUDA;
+- a non-default stream, and tensors on cuda:0 while another device is current.
+
+Skipped without a GPU (CI has none); `make gpu-check` runs it on one.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import idmatch
+from conftest import FLOATING_DTYPES, assert_identical
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+RAW = torch.ops.idmatch
+
+
+def tie_heavy(rng: np.random.Generator, shape, dtype: torch.dtype) -> torch.Tensor:
+    """Values in {0, 0.25, 0.5, 1} mostly (exact in every float dtype), some
+    uniform, so that many problems have several optima."""
+    ties = rng.choice(np.array([0.0, 0.25, 0.5, 1.0]), size=shape)
+    uniform = rng.random(shape)
+    values = np.where(rng.random(shape) < 0.7, ties, uniform)
+    return torch.from_numpy(values).to(dtype)
+
+
+def ragged_batch(rng: np.random.Generator, num_problems: int, num_cols: int, max_rows: int, dtype: torch.dtype):
+    rows = rng.integers(0, max_rows + 1, size=num_problems)
+    offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(rows)])).to(torch.int64)
+    cost = tie_heavy(rng, (int(offsets[-1]), num_cols), dtype)
+    return cost, offsets
+
+
+def identity_batch(rng: np.random.Generator, n_samples: int, n_classes: int, n_channels: int, n_peaks: int, dtype):
+    maps = tie_heavy(rng, (n_samples, n_classes, 24, 24), dtype)
+    # Coordinates on and near .5 boundaries and outside the map.
+    points = torch.from_numpy(rng.integers(-4, 56, size=(n_peaks, 2)) / 2.0).to(dtype)
+    vals = torch.from_numpy(rng.random(n_peaks)).to(dtype)
+    samples = torch.from_numpy(rng.integers(0, n_samples, size=n_peaks))
+    channels = torch.from_numpy(rng.integers(0, n_channels, size=n_peaks))
+    return maps, points, vals, samples, channels
+
+
+def on(device, tensors):
+    return tuple(t.to(device) for t in tensors)
+
+
+def assert_outputs_identical(actual, expected, what: str) -> None:
+    assert len(actual) == len(expected), what
+    for k, (a, e) in enumerate(zip(actual, expected)):
+        assert_identical(a.cpu(), e, f"{what}, output {k}")
+
+
+# ---------------------------------------------------------------------------
+# Bulk agreement with the CPU op
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", FLOATING_DTYPES)
+@pytest.mark.parametrize("maximize", [False, True])
+def test_ragged_op_equals_cpu_on_many_problems(dtype, maximize):
+    # 8 (dtype, maximize) cases x 2 widths x 6,250 problems = 100,000 problems,
+    # small and mid-size, wide and tall (rows up to 3x the columns).
+    rng = np.random.default_rng(17 + FLOATING_DTYPES.index(dtype) * 2 + maximize)
+    for num_cols, max_rows in ((7, 20), (33, 90)):
+        cost, offsets = ragged_batch(rng, 6250, num_cols, max_rows, dtype)
+        expected = RAW.ragged_linear_sum_assignment(cost, offsets, maximize)
+        actual = RAW.ragged_linear_sum_assignment(cost.cuda(), offsets.cuda(), maximize)
+        assert_outputs_identical(actual, expected, f"{dtype} maximize={maximize} cols={num_cols}")
+
+
+@pytest.mark.parametrize("dtype", FLOATING_DTYPES)
+def test_identity_ops_equal_cpu_on_many_groups(dtype):
+    # 4 dtypes x 2 shapes x 12,500 groups = 100,000 groups through every
+    # identity op; small groups (about 3 peaks a group) and large ones.
+    rng = np.random.default_rng(29 + FLOATING_DTYPES.index(dtype))
+    for n_samples, n_classes, n_channels, peaks_per_group in ((500, 3, 25, 3), (50, 20, 250, 24)):
+        n_peaks = n_samples * n_channels * peaks_per_group
+        inputs = identity_batch(rng, n_samples, n_classes, n_channels, n_peaks, dtype)
+        maps, points, vals, samples, channels = inputs
+        what = f"{dtype} S={n_samples} C={n_classes} N={n_channels}"
+        expected = RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
+        actual = RAW.classify_peaks_from_maps(*on("cuda", inputs), n_channels)
+        assert_outputs_identical(actual, expected, f"classify {what}")
+        probs = RAW.sample_class_maps(maps, points, samples)
+        assert_identical(RAW.sample_class_maps(*on("cuda", (maps, points, samples))).cpu(), probs, f"sample {what}")
+        expected = RAW.match_peaks_to_classes(probs, samples, channels, n_samples, n_channels)
+        actual = RAW.match_peaks_to_classes(*on("cuda", (probs, samples, channels)), n_samples, n_channels)
+        assert_outputs_identical(actual, expected, f"match {what}")
+
+
+# ---------------------------------------------------------------------------
+# The raw-op contract on a GPU
+# ---------------------------------------------------------------------------
+
+
+def raw_calls(device):
+    """(name, thunk) for every raw op on small tie-heavy inputs on `device`."""
+    rng = np.random.default_rng(5)
+    cost, offsets = on(device, ragged_batch(rng, 40, 6, 9, torch.float32))
+    maps, points, vals, samples, channels = on(device, identity_batch(rng, 4, 3, 5, 60, torch.float32))
+    probs = RAW.sample_class_maps(maps, points, samples)
+    return [
+        ("ragged_linear_sum_assignment", lambda: RAW.ragged_linear_sum_assignment(cost, offsets, False)),
+        ("sample_class_maps", lambda: (RAW.sample_class_maps(maps, points, samples),)),
+        ("match_peaks_to_classes", lambda: RAW.match_peaks_to_classes(probs, samples, channels, 4, 5)),
+        ("classify_peaks_from_maps", lambda: RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, 5)),
+    ]
+
+
+def test_raw_ops_do_not_sync():
+    expected = {name: call() for name, call in raw_calls("cpu")}
+    calls = raw_calls("cuda")
+    torch.cuda.synchronize()
+    results = {}
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for name, call in calls:
+            results[name] = call()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for name, outputs in results.items():
+        assert_outputs_identical(outputs, expected[name], name)
+
+
+def test_graph_replay_equals_eager():
+    rng = np.random.default_rng(11)
+    cost, offsets = on("cuda", ragged_batch(rng, 300, 10, 12, torch.float32))
+    inputs = on("cuda", identity_batch(rng, 8, 4, 13, 300, torch.float32))
+    static_cost, static_inputs = cost.clone(), tuple(t.clone() for t in inputs)
+
+    def step():
+        return (
+            RAW.ragged_linear_sum_assignment(static_cost, offsets, False),
+            RAW.classify_peaks_from_maps(*static_inputs, 13),
+        )
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        step()  # warm-up outside capture (allocator pools, lazy init)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    for round_ in range(3):
+        new_cost = tie_heavy(np.random.default_rng(200 + round_), tuple(cost.shape), torch.float32).cuda()
+        new_inputs = on("cuda", identity_batch(np.random.default_rng(300 + round_), 8, 4, 13, 300, torch.float32))
+        static_cost.copy_(new_cost)
+        for static, new in zip(static_inputs, new_inputs):
+            static.copy_(new)
+        graph.replay()
+        eager = (
+            RAW.ragged_linear_sum_assignment(new_cost, offsets, False),
+            RAW.classify_peaks_from_maps(*new_inputs, 13),
+        )
+        torch.cuda.synchronize()
+        assert_outputs_identical(captured[0], [t.cpu() for t in eager[0]], f"ragged, replay {round_}")
+        assert_outputs_identical(captured[1], [t.cpu() for t in eager[1]], f"classify, replay {round_}")
+
+
+class Classify(torch.nn.Module):
+    def forward(self, class_maps, peak_points, peak_vals, sample_inds, channel_inds):
+        return idmatch.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds, channel_inds, 13)
+
+
+def test_compile_and_export_on_cuda():
+    rng = np.random.default_rng(3)
+    cost = tie_heavy(rng, (64, 10, 10), torch.float32).cuda()
+    solve = torch.compile(idmatch.batch_linear_sum_assignment, fullgraph=True)
+    assert_identical(solve(cost).cpu(), idmatch.batch_linear_sum_assignment(cost.cpu()), "compiled batch LSA")
+    inputs = on("cuda", identity_batch(rng, 8, 4, 13, 200, torch.float32))
+    expected = Classify()(*(t.cpu() for t in inputs))
+    compiled = torch.compile(Classify(), fullgraph=True)
+    assert_outputs_identical(compiled(*inputs), expected, "compiled classify")
+    exported = torch.export.export(Classify(), inputs).module()
+    assert_outputs_identical(exported(*inputs), expected, "exported classify")
+
+
+def test_non_default_stream():
+    expected = {name: call() for name, call in raw_calls("cpu")}
+    calls = raw_calls("cuda")
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        results = {name: call() for name, call in calls}
+    stream.synchronize()
+    for name, outputs in results.items():
+        assert_outputs_identical(outputs, expected[name], f"{name} on a side stream")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_tensors_off_the_current_device():
+    expected = {name: call() for name, call in raw_calls("cpu")}
+    calls = raw_calls("cuda:0")
+    with torch.cuda.device(1):
+        results = {name: call() for name, call in calls}
+    torch.cuda.synchronize(0)
+    for name, outputs in results.items():
+        assert all(t.device == torch.device("cuda:0") for t in outputs), name
+        assert_outputs_identical(outputs, expected[name], f"{name} on cuda:0 with cuda:1 current")

@@ -1,0 +1,74 @@
+"""Calls every CUDA raw op once per case, small, for compute-sanitizer.
+
+Cases: every floating dtype, empty shapes, strided and expanded inputs,
+out-of-range indices and NaN entries (the status paths), tall problems and
+problems past the 64-column scan. Prints one line per op and exits 0 when
+every call returned; the sanitizer's report says whether any memory access or
+shared-memory race was wrong.
+
+Usage: compute-sanitizer --tool memcheck python tools/cuda_smoke.py
+"""
+
+import sys
+
+import torch
+
+import idmatch  # noqa: F401  (loads the ops)
+
+RAW = torch.ops.idmatch
+
+
+def lsa_cases(device):
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        cost = torch.randint(0, 3, (40, 12), generator=g).to(dtype)
+        yield cost.to(device), torch.tensor([0, 5, 5, 17, 40], device=device), False
+        yield cost.to(device).t(), torch.tensor([0, 6, 12], device=device), True  # column-strided, tall rows
+    yield torch.empty(0, 4, device=device), torch.tensor([0, 0], device=device), False
+    wide = torch.rand(90, 100, generator=g, dtype=torch.float64).to(device)  # 4096+ entries, > 64 columns
+    yield wide, torch.tensor([0, 45, 90], device=device), False
+    nan = torch.rand(6, 4, generator=g).to(device)
+    nan[4, 0] = float("nan")
+    yield nan, torch.tensor([0, 3, 6], device=device), False
+    yield nan, torch.tensor([0, 7, 6], device=device), False  # bad offsets: whole batch refused
+    yield torch.rand(1, 3, generator=g).to(device).expand(8, 3), torch.tensor([0, 4, 8], device=device), True
+
+
+def identity_cases(device):
+    g = torch.Generator().manual_seed(1)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        maps = torch.rand(3, 4, 20, 20, generator=g).to(dtype).to(device)
+        points = (torch.rand(50, 2, generator=g) * 24 - 2).to(dtype).to(device)
+        vals = torch.rand(50, generator=g).to(dtype).to(device)
+        samples = torch.randint(0, 4, (50,), generator=g).to(device)  # 3 is out of range
+        channels = torch.randint(-1, 6, (50,), generator=g).to(device)  # -1 and 5 out of range
+        yield maps, points, vals, samples, channels, 5
+        yield maps, points[::2], vals[::2], samples[::2], channels[::2], 5  # strided
+    maps = torch.rand(2, 3, 8, 8, generator=g).to(device)
+    empty = torch.empty(0, device=device)
+    yield maps, empty.reshape(0, 2), empty, empty.long(), empty.long(), 4
+
+
+def main() -> int:
+    if not torch.cuda.is_available():
+        print("no CUDA device")
+        return 1
+    calls = 0
+    for cost, offsets, maximize in lsa_cases("cuda"):
+        RAW.ragged_linear_sum_assignment(cost, offsets, maximize)
+        calls += 1
+    print(f"ragged_linear_sum_assignment: {calls} calls")
+    calls = 0
+    for maps, points, vals, samples, channels, n_channels in identity_cases("cuda"):
+        probs = RAW.sample_class_maps(maps, points, samples)
+        RAW.match_peaks_to_classes(probs, samples, channels, maps.shape[0], n_channels)
+        RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
+        calls += 1
+    print(f"sample_class_maps, match_peaks_to_classes, classify_peaks_from_maps: {calls} calls each")
+    torch.cuda.synchronize()
+    print("all calls returned")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make gpu-check OUT=DIR: on a machine with an NVIDIA GPU, CUDA's compiler and
+# a CUDA build of torch (no network needed), builds idmatch in place for that
+# GPU, checks that every op has a CUDA kernel, runs the test suite (the
+# exactness suites run on CUDA through their `device` fixture, and
+# tests/test_cuda.py adds what only a GPU shows), runs compute-sanitizer
+# (memcheck, racecheck) over tools/cuda_smoke.py, and runs the benchmark on
+# CUDA with the peers that are installed. Logs, the tests' JUnit XML, the
+# benchmark's JSON and summary.json go into DIR.
+#
+# Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
+# folder of their own: the peers and whatever the GPU machine's image lacks.
+# Each step has a time limit, so the whole check ends within about 9 minutes
+# even when a step hangs; a failed step does not stop the next ones.
+set -uo pipefail
+out=${1:?usage: tools/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+steps=()
+
+# step NAME LIMIT_S COMMAND...: runs COMMAND with its output in DIR/NAME.log.
+step() {
+  local name=$1 limit=$2 start rc
+  shift 2
+  start=$(date +%s)
+  timeout --kill-after=10 "$limit" "$@" >"$out/$name.log" 2>&1
+  rc=$?
+  steps+=("{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $(($(date +%s) - start))}")
+  echo "== $name: rc $rc in $(($(date +%s) - start)) s (log: $name.log)"
+  tail -n 5 "$out/$name.log"
+  return 0
+}
+
+if compgen -G ".whl/*.whl" >/dev/null; then
+  site=$(mktemp -d)
+  step wheels 120 "$python" -m pip install --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$site" .whl/*.whl
+  export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+step environment 60 bash -c "nvidia-smi; $python - <<'PY'
+import importlib.util, platform, torch
+print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda)
+print('gpu', torch.cuda.get_device_name(0), 'capability', torch.cuda.get_device_capability(0))
+for name in ('scipy', 'numpy', 'hypothesis', 'pytest', 'expecttest', 'xdist', 'lap', 'torch_linear_assignment'):
+    print('module', name, 'present' if importlib.util.find_spec(name) else 'missing')
+PY"
+
+arch=$("$python" -c "import torch; print('%d.%d' % torch.cuda.get_device_capability(0))" 2>/dev/null || echo 9.0)
+step build 240 env IDMATCH_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" MAX_JOBS="$(nproc)" \
+  "$python" setup.py build_ext --inplace
+export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
+
+step kernels 60 "$python" tools/check_kernels.py CPU CUDA
+
+workers=()
+if "$python" -c "import xdist" 2>/dev/null; then workers=(-n "$(($(nproc) > 12 ? 12 : $(nproc)))"); fi
+step tests 240 "$python" -m pytest -q -p no:cacheprovider "${workers[@]}" --junitxml="$out/tests.xml" tests
+
+sanitizer=$(command -v compute-sanitizer || echo "$CUDA_HOME/bin/compute-sanitizer")
+step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 1 "$python" tools/cuda_smoke.py
+step racecheck 90 "$sanitizer" --tool racecheck --error-exitcode 1 "$python" tools/cuda_smoke.py
+
+step bench 180 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
+
+printf '{"steps": [%s]}\n' "$(IFS=,; echo "${steps[*]}")" >"$out/summary.json"
+echo "== summary: $out/summary.json"
+cat "$out/summary.json"
