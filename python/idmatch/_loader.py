@@ -24,7 +24,7 @@ def load_ops_library() -> str:
         raise ImportError(
             f"idmatch was built against torch {_build_config.TORCH_VERSION} but torch "
             f"{torch.__version__} is installed; install idmatch built for this torch, or "
-            f"rebuild it: pip install --no-build-isolation --force-reinstall idmatch"
+            f"rebuild it from its source: pip install --no-build-isolation --force-reinstall ."
         )
     libraries = sorted(glob.glob(os.path.join(here, "_C*.so")) + glob.glob(os.path.join(here, "_C*.pyd")))
     if not libraries:

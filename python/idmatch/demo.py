@@ -231,5 +231,5 @@ def run(args: argparse.Namespace) -> int:
     if write_picture(scene, points, args.output):
         print(f"picture: {args.output}")
     else:
-        print("picture skipped: matplotlib is missing (pip install 'idmatch[viz]')")
+        print("picture skipped: matplotlib is missing (pip install matplotlib)")
     return 0 if same else 1

@@ -6,7 +6,7 @@ sleap-nn's code.
 It is the oracle of the tests, the demo's cross-check and the benchmark's
 baseline. Generalised from float32 to every floating dtype (scipy solves in
 float64, to which every dtype converts exactly); results land on the CPU.
-Needs scipy (``pip install idmatch[test]``).
+Needs scipy (``pip install scipy``).
 """
 
 import numpy as np
@@ -15,7 +15,7 @@ import torch
 try:
     from scipy.optimize import linear_sum_assignment
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("idmatch.reference needs scipy: pip install 'idmatch[test]'") from error
+    raise ImportError("idmatch.reference needs scipy: pip install scipy") from error
 
 
 def sample_class_maps(class_maps, peak_points, peak_sample_inds):

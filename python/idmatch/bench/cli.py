@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import scipy  # noqa: F401
     except ImportError:
-        print(f"error: the benchmark checks answers against scipy: {runners.INSTALL_BENCH}", file=sys.stderr)
+        print("error: the benchmark checks answers against scipy: pip install scipy", file=sys.stderr)
         return 1
     device = torch.device(args.device)
     settings = Settings.quick(device) if args.quick else Settings(device=device)
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         if write_plot(result, args.plot):
             print(f"wrote {args.plot}")
         else:
-            print("no plot: matplotlib is not installed (pip install 'idmatch[viz]')")
+            print("no plot: matplotlib is not installed (pip install matplotlib)")
     if not result["ok"]:
         print("error: idmatch's answers differ from the oracle's on some workload (see above)", file=sys.stderr)
         return 1

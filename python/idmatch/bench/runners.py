@@ -111,12 +111,8 @@ def _lap_distribution() -> str:
     return "lap"
 
 
-INSTALL_BENCH = 'from a clone, pip install --no-build-isolation ".[bench]" installs scipy and lapx'
-INSTALL_LAP = f"lap/lapx not installed, skipped: {INSTALL_BENCH}"
-INSTALL_TLA = (
-    "torch-linear-assignment not installed, skipped: pip install torch-linear-assignment"
-    " (separately, not in .[bench]: it pulls in triton)"
-)
+INSTALL_LAP = "lap/lapx not installed, skipped: pip install lapx"
+INSTALL_TLA = "torch-linear-assignment not installed, skipped: pip install torch-linear-assignment (it pulls in triton)"
 
 
 # --------------------------------------------------------------------------

@@ -3,10 +3,9 @@
 Each runner gets one ``torch.utils.benchmark.Timer``: its
 ``blocked_autorange`` warms the runner up and says how long a call takes,
 which sets the calls per sample (enough to last ``min_sample_s``). The samples
-are fixed-count ``timeit`` runs with torch.utils.benchmark's clock, which
-synchronizes the accelerator before reading the time, so device work is
-included; the standard library's ``timeit`` turns off the garbage collector
-while it runs, as Timer does. (Timer.timeit itself would add
+are fixed-count ``timeit`` runs with torch.utils.benchmark's clock on the
+CPU, and CUDA events around the calls on CUDA; the garbage collector is off
+while a sample runs, as Timer does. (Timer.timeit itself would add
 ``max(calls // 100, 2)`` warm-up calls to every sample, tripling the time of
 the slow runners.) The samples go round-robin over the runners, so that a
 burst of background load hits them alike instead of one runner's samples.
@@ -14,6 +13,7 @@ burst of background load hits them alike instead of one runner's samples.
 
 from __future__ import annotations
 
+import gc
 import math
 import statistics
 import timeit
@@ -53,9 +53,29 @@ def calls_per_sample(fn: Callable[[], Any], settings: Settings) -> int:
     return int(min(max(wanted, 1), settings.max_calls_per_sample))
 
 
-def seconds_per_call(fn: Callable[[], Any], calls: int) -> float:
-    """Seconds per call over ``calls`` back-to-back calls, device work included."""
-    return timeit.Timer(fn, timer=benchmark.timer).timeit(calls) / calls
+def seconds_per_call(fn: Callable[[], Any], calls: int, device: torch.device) -> float:
+    """Seconds per call over ``calls`` back-to-back calls, device work included.
+
+    On CUDA the time comes from CUDA events recorded on the current stream
+    around the calls, so that it is the device's time from the first launch
+    to the last kernel's end, not the host's wall clock around a sync."""
+    if device.type != "cuda":
+        return timeit.Timer(fn, timer=benchmark.timer).timeit(calls) / calls
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as timeit does: a collection landing in one sample is noise
+    try:
+        synchronize(device)
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(calls):
+            fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / calls
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def count_host_syncs(fn: Callable[[], Any], device: torch.device) -> Optional[int]:
@@ -90,7 +110,7 @@ def time_runners(
     samples: Dict[str, List[float]] = {name: [] for name in fns}
     for round_index in range(settings.repeats):
         for name, fn in fns.items():
-            samples[name].append(seconds_per_call(fn, calls[name]))
+            samples[name].append(seconds_per_call(fn, calls[name], settings.device))
         after_round(round_index)
     return samples, calls, syncs
 
