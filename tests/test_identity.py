@@ -1,7 +1,6 @@
 """The identity ops against the reference algorithm (idmatch.reference):
 identical outputs, NaN where NaN, on thousands of random scenes."""
 
-import os
 import platform
 import sys
 
@@ -11,7 +10,15 @@ import torch
 
 import idmatch
 import idmatch.reference as reference
-from conftest import DEVICES, assert_child_ok, assert_identical, oracle, run_child
+from conftest import (
+    CPU_KERNELS,
+    DEVICES,
+    assert_child_ok,
+    assert_identical,
+    cpu_kernels_env,
+    oracle,
+    run_child,
+)
 from idmatch import PeakCode, Status
 from idmatch._common import FLOATING_DTYPES
 
@@ -420,10 +427,7 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     )
     outputs = {}
     for solver in ("default", "portable"):
-        env = dict(os.environ)
-        env.pop("IDMATCH_CPU_AVX512", None)
-        if solver == "portable":
-            env["IDMATCH_CPU_AVX512"] = "0"
+        env = cpu_kernels_env(solver)
         path = tmp_path / f"{solver}.pt"
         assert_child_ok(run_child("-c", script, str(path), env=env), solver)
         outputs[solver] = torch.load(path)
@@ -498,20 +502,17 @@ torch.save((results, valid, stale_probs, stale_samples), sys.argv[1])
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
     reason="glibc's fenv on x86-64 through ctypes",
 )
-@pytest.mark.parametrize("solver", ["default", "portable"])
+@pytest.mark.parametrize("solver", CPU_KERNELS)
 def test_ops_raise_no_fp_exception(tmp_path, solver):
     """With the invalid-operation exception trapped (a SIGFPE on any
     operation that raises the flag, as an ordered comparison with NaN or
-    inf - inf does), on both solvers: NaN and -inf entries and NaN
+    inf - inf does), on every CPU kernel set: NaN and -inf entries and NaN
     coordinates give the invalid-entries status (1) for the problem that
     holds them and the others are solved; a small problem that follows a
     refused one in the batch's slot is solved; valid problems with +inf
     entries, fewer than the small solver's lanes or many, give scipy's
     answers."""
-    env = dict(os.environ)
-    env.pop("IDMATCH_CPU_AVX512", None)
-    if solver == "portable":
-        env["IDMATCH_CPU_AVX512"] = "0"
+    env = cpu_kernels_env(solver)
     path = tmp_path / "results.pt"
     assert_child_ok(run_child("-c", UNDER_TRAP, str(path), env=env), solver)
     results, valid, stale_probs, stale_samples = torch.load(path)

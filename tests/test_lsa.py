@@ -293,10 +293,17 @@ def _cpu_has_avx512() -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
 def test_cpu_kernel_kind_follows_cpu_and_setting():
-    """The AVX-512 kernels run exactly where the CPU has AVX-512 and
-    IDMATCH_CPU_AVX512 is not "0", so that `make test`'s second run really
-    holds the shared core to scipy."""
-    expected = "avx512" if _cpu_has_avx512() and os.environ.get("IDMATCH_CPU_AVX512") != "0" else "portable"
+    """The CPU kernels imitate the CUDA kernels exactly where
+    IDMATCH_CPU_CUDA_PATH is "1", and else run their AVX-512 versions exactly
+    where the CPU has AVX-512 and IDMATCH_CPU_AVX512 is not "0", so that
+    `make test`'s later runs really hold the shared core and the CUDA path to
+    scipy."""
+    if os.environ.get("IDMATCH_CPU_CUDA_PATH") == "1":
+        expected = "cuda-path"
+    elif _cpu_has_avx512() and os.environ.get("IDMATCH_CPU_AVX512") != "0":
+        expected = "avx512"
+    else:
+        expected = "portable"
     assert cpu_kernel_kind() == expected
 
 
@@ -315,6 +322,7 @@ def test_cpu_avx512_setting_other_than_0_or_1_warns(value):
         "print(kind)\nprint(' | '.join(str(w.message) for w in caught))\n"
     )
     env = dict(os.environ, IDMATCH_CPU_AVX512=value)
+    env.pop("IDMATCH_CPU_CUDA_PATH", None)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     kind, warnings_text = result.stdout.splitlines()
