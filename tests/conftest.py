@@ -365,3 +365,7 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# The long profile also draws large inputs: ragged batches past the CPU small
+# solver's 16 columns and its 128-problem batch, groups of tens of peaks and
+# up to 20 classes, more than 128 groups.
+HYPOTHESIS_LARGE = os.environ.get("HYPOTHESIS_PROFILE", "default") == "ci"

@@ -751,3 +751,82 @@ def test_full_scene_fills_every_slot():
 )
 def test_opcheck(op, make_args):
     torch.library.opcheck(getattr(torch.ops.idmatch, op).default, make_args())
+
+
+def large_group_scene(rng: np.random.Generator, group_peaks: int, n_classes: int, map_dtype):
+    """Two samples and two channels; group (0, 1) holds `group_peaks` peaks,
+    the others a few each, in shuffled peak order. Maps of few distinct
+    values (ties across peaks and classes) on a grid with fewer pixels than
+    the big group has peaks, so peaks share pixels and rows repeat."""
+    n_samples, n_channels, height, width = 2, 2, 5, 9
+    maps = rng.integers(0, 5, size=(n_samples, n_classes, height, width)) / 4.0
+    counts = {(0, 0): 3, (0, 1): group_peaks, (1, 0): int(rng.integers(0, n_classes + 3)), (1, 1): 1}
+    samples = np.concatenate([np.full(count, sample) for (sample, _), count in counts.items()])
+    channels = np.concatenate([np.full(count, channel) for (_, channel), count in counts.items()])
+    order = rng.permutation(len(samples))
+    n_peaks = len(samples)
+    points = np.stack([rng.integers(0, width, n_peaks), rng.integers(0, height, n_peaks)], axis=1).astype(np.float32)
+    return (
+        torch.from_numpy(maps).to(map_dtype),
+        torch.from_numpy(points[order]),
+        torch.from_numpy(rng.random(n_peaks).astype(np.float32)),
+        torch.from_numpy(samples[order].astype(np.int64)),
+        torch.from_numpy(channels[order].astype(np.int64)),
+        n_channels,
+    )
+
+
+# Across the CPU's small-solver boundary (16 rows and columns), the CUDA
+# kernel's row index through groups of any size and the dense-copy size
+# (4096 entries); classes from 2 to 20, and more classes than peaks.
+LARGE_GROUPS = [
+    (peaks, classes)
+    for peaks in (15, 16, 17, 64, 65, 800, 1500)
+    for classes in (2, 7, 16, 20) + ((peaks + 1,) if peaks <= 65 else ())
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("group_peaks,n_classes", LARGE_GROUPS)
+def test_large_groups_equal_reference(device, group_peaks, n_classes):
+    """Every output of the three identity ops (the raw ones included) on a
+    group of up to 1500 tied peaks equals the reference's."""
+    rng = np.random.default_rng([group_peaks, n_classes])
+    map_dtype = FLOATING_DTYPES[(group_peaks + n_classes) % len(FLOATING_DTYPES)]
+    scene = large_group_scene(rng, group_peaks, n_classes, map_dtype)
+    class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = scene
+    n_samples = class_maps.shape[0]
+    what = f"{group_peaks} peaks, {n_classes} classes, {map_dtype}"
+    on_device = [t.to(device) for t in scene[:5]]
+
+    probs = reference.sample_class_maps(class_maps, peak_points, sample_inds)
+    expected_peaks, expected_classes = reference.group_class_peaks(
+        probs, sample_inds, channel_inds, n_samples, n_channels
+    )
+    assert expected_peaks.numel() > 0
+    expected_inds = torch.full((probs.shape[0],), PeakCode.UNMATCHED.value, dtype=torch.int64)
+    expected_inds[expected_peaks] = expected_classes
+    ok_status = torch.full((n_samples, n_channels), Status.OK.value, dtype=torch.int32)
+
+    assert_identical(idmatch.sample_class_maps(*on_device[:2], on_device[3]), probs, f"{what}: probs")
+    peak_inds, class_inds = idmatch.group_class_peaks(
+        probs.to(device), on_device[3], on_device[4], n_samples, n_channels
+    )
+    assert_identical(peak_inds, expected_peaks, f"{what}: peak_inds")
+    assert_identical(class_inds, expected_classes, f"{what}: class_inds")
+    raw_inds, raw_status = torch.ops.idmatch.match_peaks_to_classes(
+        probs.to(device), on_device[3], on_device[4], n_samples, n_channels
+    )
+    assert_identical(raw_inds, expected_inds, f"{what}: raw class_inds")
+    assert_identical(raw_status, ok_status, f"{what}: raw status")
+
+    expected_outputs = reference.classify_peaks_from_maps(*scene)
+    actual = idmatch.classify_peaks_from_maps(*on_device, n_channels)
+    for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected_outputs):
+        assert_identical(a, e, f"{what}: {name}")
+    raw = torch.ops.idmatch.classify_peaks_from_maps(*on_device, n_channels)
+    for name, a, e in zip(["points", "point_vals", "class_probs"], raw[:3], expected_outputs):
+        assert_identical(a, e, f"{what}: raw {name}")
+    assert_identical(raw[3], expected_inds, f"{what}: raw class_inds")
+    assert_identical(raw[4], ok_status, f"{what}: raw status")
+    assert int(raw[5]) == 0, f"{what}: raw problems"

@@ -387,6 +387,41 @@ def test_large_single(device, float_dtype, maximize, shape):
         check_single(random_cost(rng, float_dtype, maximize, shape, kind=kind), maximize, device)
 
 
+def column_strided(cost: torch.Tensor, layout: str) -> torch.Tensor:
+    """The same values as `cost` (N, M), stored so that columns are not
+    contiguous: "transposed" (a transposed (M, N) array: rows 1 apart,
+    columns N apart) or "every_other" (columns 2 apart)."""
+    if layout == "transposed":
+        view = cost.t().contiguous().t()
+    else:
+        view = torch.zeros(cost.shape[0], 2 * cost.shape[1], dtype=cost.dtype)[:, ::2]
+        view.copy_(cost)
+    torch.testing.assert_close(view, cost, rtol=0, atol=0, equal_nan=True)
+    assert view.stride(1) != 1
+    return view
+
+
+@MAXIMIZE
+@pytest.mark.parametrize("shape", [(30, 100), (100, 30), (40, 90), (70, 70), (64, 80), (90, 50)])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "every_other"])
+def test_mid_size_strided(device, float_dtype, maximize, shape, layout):
+    """Mid-size problems, wide and tall, on both sides of the 4096 entries
+    from which the CPU copies a problem into a dense float64 buffer and the
+    CUDA kernels read it in place (scans of more than 64 columns through the
+    strided reader), with contiguous and strided columns: single problems,
+    and ragged batches of two such problems and a small one between them."""
+    rng = rng_for("mid-size", float_dtype, maximize, layout, *shape)
+    n, m = shape
+    for kind in ("ties012", "uniform"):
+        blocks = [random_cost(rng, float_dtype, maximize, (rows, m), kind=kind) for rows in (n, 3, n)]
+        cost = torch.cat(blocks)
+        if layout != "contiguous":
+            cost = column_strided(cost, layout)
+        offsets = torch.tensor([0, n, n + 3, 2 * n + 3], dtype=torch.int64)
+        assert check_ragged(cost, offsets, maximize, device) == 3
+        check_single(cost[:n], maximize, device)
+
+
 @pytest.mark.parametrize("num_cols", [24, 10])
 def test_thread_count_does_not_change_results(num_cols):
     """With 2 threads the problems are shared out in chunks (on the shared
