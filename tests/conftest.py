@@ -184,6 +184,18 @@ def run_child(*args: str, env=None, cwd=None, timeout: float = 600) -> subproces
     return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+def cpu_has_avx512() -> bool:
+    """Whether the CPU has the AVX-512 features the CPU kernels' AVX-512
+    versions need (F, DQ, VL), from /proc/cpuinfo; skips the test where
+    there is none to read."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        pytest.skip("no /proc/cpuinfo to read the CPU's features from")
+    return all(flag in flags for flag in ("avx512f", "avx512dq", "avx512vl"))
+
+
 # The CPU kernels a child process runs, by name: "default" (AVX-512 where the
 # CPU has it), "portable" (the shared core everywhere) and "cuda-path" (the
 # CUDA kernels' path, imitated serially). Both switches are read once per

@@ -15,6 +15,7 @@ from conftest import (
     DEVICES,
     assert_child_ok,
     assert_identical,
+    cpu_has_avx512,
     cpu_kernels_env,
     oracle,
     run_child,
@@ -365,21 +366,33 @@ def test_hard_coordinates_in_every_lane(shape, layout):
     class_maps = torch.from_numpy(np.random.default_rng(11).random(shape)).float()
     check_every_pair_in_every_lane(class_maps, layout)
     # The fused op reads the same pixels: each peak alone in its group is
-    # matched to its likeliest class if its row has no NaN, else to none.
+    # matched as the reference matches it if its row has no NaN; else its
+    # group fails and the peak is matched to none. Every output is checked.
     rng = np.random.default_rng(12)
     maps = torch.from_numpy(rng.random((3,) + shape[1:])).float()
     for num_peaks in range(0, 2 * LANES + 2):
         points = points_in_layout(HARD_PAIRS[torch.from_numpy(rng.integers(0, HARD_PAIRS.shape[0], num_peaks))], layout)
         samples = torch.from_numpy(rng.integers(0, 3, num_peaks))
+        vals = torch.rand(num_peaks, generator=torch.Generator().manual_seed(num_peaks))
+        channels = torch.arange(num_peaks)
         expected = expected_probs(maps, points, samples)
-        _, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
-            maps, points, torch.zeros(num_peaks), samples, torch.arange(num_peaks), num_peaks
+        nan_rows = torch.isnan(expected).any(dim=1)
+        keep = torch.nonzero(~nan_rows).squeeze(1)
+        want = reference.classify_peaks_from_maps(
+            maps, points[keep], vals[keep], samples[keep], channels[keep], num_peaks
         )
-        for p in range(num_peaks):
-            if bool(torch.isnan(expected[p]).any()):
-                assert int(class_inds[p]) == PeakCode.UNMATCHED.value
-            else:
-                assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
+        peaks, classes = reference.group_class_peaks(expected[keep], samples[keep], channels[keep], 3, num_peaks)
+        want_inds = torch.full((num_peaks,), PeakCode.UNMATCHED.value, dtype=torch.int64)
+        want_inds[keep[peaks]] = classes
+        want_status = torch.full((3, num_peaks), Status.OK.value, dtype=torch.int32)
+        want_status[samples[nan_rows], channels[nan_rows]] = Status.INVALID_ENTRIES.value
+        outputs = torch.ops.idmatch.classify_peaks_from_maps(maps, points, vals, samples, channels, num_peaks)
+        what = f"{num_peaks} peaks"
+        for name, actual, wanted in zip(("points", "point_vals", "class_probs"), outputs, want):
+            assert_identical(actual, wanted, f"{what}: {name}")
+        assert_identical(outputs[3], want_inds, f"{what}: class_inds")
+        assert_identical(outputs[4], want_status, f"{what}: status")
+        assert int(outputs[5]) == int(nan_rows.sum()), f"{what}: problems"
 
 
 PIXELS_UNDER_FLOAT_MODES = """
@@ -421,6 +434,8 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     the four rounding modes, with subnormals flushed (torch.set_flush_denormal)
     and not, with the invalid-operation exception trapped. Child processes:
     the solver choice is read once per process, and a trap is a crash."""
+    if not cpu_has_avx512():
+        pytest.skip("no AVX-512 on this CPU: both runs would take the core's pixels, compared with themselves")
     script = (
         f"inf, nan = float('inf'), float('nan')\nHARD = {HARD_COORDINATES!r}\nLANES = {LANES}\n"
         + PIXELS_UNDER_FLOAT_MODES
@@ -673,19 +688,27 @@ def test_raw_ops_report_instead_of_raising():
     samples = torch.tensor([0, 0, 5, -7])
     channels = torch.tensor([0, 0, 0, 1])
     probs = torch.ops.idmatch.sample_class_maps(maps, points, samples)
-    assert bool(torch.isnan(probs[1:]).all()) and not bool(torch.isnan(probs[0]).any())
-    _, _, _, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
+    assert bool(torch.isnan(probs[1:]).all())
+    assert_identical(probs[:1], reference.sample_class_maps(maps, points[:1], samples[:1]), "probs of peak 0")
+    points_out, vals_out, probs_out, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
         maps, points, torch.rand(4), samples, channels, 2
     )
+    # No peak is kept: group (0, 0) holds a NaN row, the others are ignored.
+    for name, out in (("points", points_out), ("point_vals", vals_out), ("class_probs", probs_out)):
+        assert bool(torch.isnan(out).all()), name
     unmatched, sample_out = PeakCode.UNMATCHED.value, PeakCode.SAMPLE_OUT_OF_RANGE.value
-    assert class_inds.tolist() == [unmatched, unmatched, sample_out, sample_out]  # group (0, 0) holds a NaN row
+    assert class_inds.tolist() == [unmatched, unmatched, sample_out, sample_out]
     ok, invalid = Status.OK.value, Status.INVALID_ENTRIES.value
     assert status.tolist() == [[invalid, ok], [ok, ok]]
     assert int(problems) == 3  # two ignored peaks and one failed group
-    class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(
-        torch.rand(3, 2), torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
+    probs = torch.tensor([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
+        probs, torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
     )
-    assert class_inds.tolist()[1:] == [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
+    peaks, classes = reference.group_class_peaks(probs[:1], torch.tensor([0]), torch.tensor([0]), 2, 2)
+    assert peaks.tolist() == [0]
+    assert class_inds.tolist() == [int(classes[0])] + [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
+    assert status.tolist() == [[ok, ok], [ok, ok]]
 
 
 def full_scene(dtype=torch.float32, n_samples=2, n_classes=3, n_channels=2):
@@ -787,7 +810,7 @@ LARGE_GROUPS = [
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("group_peaks,n_classes", LARGE_GROUPS)
+@pytest.mark.parametrize(("group_peaks", "n_classes"), LARGE_GROUPS)
 def test_large_groups_equal_reference(device, group_peaks, n_classes):
     """Every output of the three identity ops (the raw ones included) on a
     group of up to 1500 tied peaks equals the reference's."""
