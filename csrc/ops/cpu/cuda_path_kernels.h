@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <limits>
 
+#include <c10/util/Exception.h>
+
 #include "../../core/identity.h"
 #include "../../core/ragged_lsa.h"
 
@@ -41,7 +43,10 @@ struct HostKernels {
 
   // The workspace is filled with junk first (NaN, and a large negative int):
   // device memory from the caching allocator holds whatever it held before,
-  // and no solve may read a slot before writing it.
+  // and no solve may read a slot before writing it. Problems run one after
+  // another here, where the GPU runs them at once, so slots that overlapped
+  // would still give the right answers: the slots are checked to be
+  // disjoint and inside the workspace instead.
   template <typename T>
   void ragged_lsa(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, int32_t* offsets_bad) const {
     if (p.num_problems == 0) return;
@@ -53,6 +58,13 @@ struct HostKernels {
       if (!core::offsets_pair_valid(p.offsets, s, p.num_rows)) *offsets_bad = 1;
     }
     const bool refuse = *offsets_bad != 0;
+    for (int64_t s = 0, end = 0; s < p.num_problems && !refuse; ++s) {
+      const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
+      const int64_t size = p.offsets[s + 1] - p.offsets[s] + p.num_cols;
+      TORCH_CHECK(end <= slot && slot + size <= units, "workspace slot of problem ", s, " [", slot, ", ", slot + size,
+                  ") overlaps the previous one or leaves the workspace of ", units, " units");
+      end = slot + size;
+    }
     for (int64_t s = 0; s < p.num_problems; ++s) core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
   }
 };
