@@ -2,7 +2,8 @@
 # installs what the project needs, builds idmatch and runs.
 #   make demo        the identity pipeline on the embedded sample
 #   make test        the test suite (CPU build), then its exactness tests
-#                    again with the shared solver core on every problem
+#                    again with the shared solver core on every problem, and
+#                    again on the CUDA kernels' path imitated on the CPU
 #   make bench       the benchmark
 #   make wheel-check the CPU wheel, tested in a fresh environment
 #   make cpp-check   the C++ route: CMake package and a libtorch program
@@ -56,11 +57,14 @@ bench: $(VENV)/.torch-$(TORCH_VERSION)
 # The second run checks the shared core on small problems and the peaks'
 # pixels as well: on a CPU with AVX-512 the CPU kernels run their AVX-512
 # versions there (csrc/ops/cpu/avx512.h), which IDMATCH_CPU_AVX512=0 turns
-# off, while the CUDA kernels always run the core.
+# off, while the CUDA kernels always run the core. The third runs the CUDA
+# kernels' path, serially on the CPU (csrc/ops/cuda_path.h): the core calls
+# the CUDA kernels make, with their grouping and workspace.
 EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py tests/test_far_offsets.py
 test: install
 	$(VENV)/bin/python -m pytest
 	IDMATCH_CPU_AVX512=0 $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)
+	IDMATCH_CPU_CUDA_PATH=1 $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)
 
 # The wheel, installed in a fresh environment with the same torch, passes the
 # tests (run against the installed wheel, not the source tree).

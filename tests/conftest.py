@@ -39,12 +39,13 @@ def pytest_report_header(config):
     from idmatch import _build_config
 
     # The CPU kernels run their AVX-512 versions where the CPU has AVX-512,
-    # unless IDMATCH_CPU_AVX512=0 sends them to the shared core (the code the
-    # CUDA kernels run).
+    # unless IDMATCH_CPU_AVX512=0 sends them to the shared core, or
+    # IDMATCH_CPU_CUDA_PATH=1 to the CUDA kernels' path.
     return (
         f"idmatch {idmatch.__version__} from {idmatch.__file__}, built for torch "
         f"{_build_config.TORCH_VERSION}, CUDA {_build_config.CUDA_VERSION if _build_config.WITH_CUDA else 'off'}, "
-        f"CPU kernels: {cpu_kernel_kind()} (IDMATCH_CPU_AVX512={os.environ.get('IDMATCH_CPU_AVX512', 'unset')})"
+        f"CPU kernels: {cpu_kernel_kind()} (IDMATCH_CPU_AVX512={os.environ.get('IDMATCH_CPU_AVX512', 'unset')}, "
+        f"IDMATCH_CPU_CUDA_PATH={os.environ.get('IDMATCH_CPU_CUDA_PATH', 'unset')})"
     )
 
 
@@ -181,6 +182,38 @@ def run_child(*args: str, env=None, cwd=None, timeout: float = 600) -> subproces
     """Runs this interpreter with `args` (``"-c", script, ...``, ``"-m",
     module, ...`` or a file and its arguments); output captured as text."""
     return subprocess.run([sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def cpu_has_avx512() -> bool:
+    """Whether the CPU has the AVX-512 features the CPU kernels' AVX-512
+    versions need (F, DQ, VL), from /proc/cpuinfo; skips the test where
+    there is none to read."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        pytest.skip("no /proc/cpuinfo to read the CPU's features from")
+    return all(flag in flags for flag in ("avx512f", "avx512dq", "avx512vl"))
+
+
+# The CPU kernels a child process runs, by name: "default" (AVX-512 where the
+# CPU has it), "portable" (the shared core everywhere) and "cuda-path" (the
+# CUDA kernels' path, imitated serially). Both switches are read once per
+# process, so a test that compares kernels runs each in a child.
+CPU_KERNELS = ("default", "portable", "cuda-path")
+
+
+def cpu_kernels_env(kernels: str) -> dict:
+    env = dict(os.environ)
+    env.pop("IDMATCH_CPU_AVX512", None)
+    env.pop("IDMATCH_CPU_CUDA_PATH", None)
+    if kernels == "portable":
+        env["IDMATCH_CPU_AVX512"] = "0"
+    elif kernels == "cuda-path":
+        env["IDMATCH_CPU_CUDA_PATH"] = "1"
+    else:
+        assert kernels == "default", kernels
+    return env
 
 
 def assert_child_ok(result: subprocess.CompletedProcess, what: str) -> None:
@@ -344,3 +377,7 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# The long profile also draws large inputs: ragged batches past the CPU small
+# solver's 16 columns and its 128-problem batch, groups of tens of peaks and
+# up to 20 classes, more than 128 groups.
+HYPOTHESIS_LARGE = os.environ.get("HYPOTHESIS_PROFILE", "default") == "ci"

@@ -1048,6 +1048,47 @@ def expected_probs(args: dict, bad_peaks: List[int]) -> torch.Tensor:
     return probs
 
 
+def class_inds_without(probs, samples, channels, code: PeakCode, bad_peak: int = 3) -> torch.Tensor:
+    """The raw matching ops' class_inds on a scene of 2 x 3 groups where
+    `bad_peak` has an index out of range: its PeakCode, and for the other
+    peaks the reference's matches among themselves."""
+    keep = torch.tensor([p for p in range(len(samples)) if p != bad_peak])
+    peaks, classes = reference.group_class_peaks(probs[keep], samples[keep], channels[keep], 2, 3)
+    expected = torch.full((len(samples),), PeakCode.UNMATCHED.value, dtype=torch.int64)
+    expected[keep[peaks]] = classes
+    expected[bad_peak] = code.value
+    return expected
+
+
+def check_raw_classify_without(args: dict, code: PeakCode, bad_peak: int = 3) -> None:
+    """Every output of the raw fused op on the identity scene whose peak
+    `bad_peak` has an index out of range (in `args`): the reference's on the
+    other peaks, the peak's PeakCode, every group ok, one problem."""
+    good = identity_scene()
+    points, point_vals, class_probs, class_inds, status, problems = raw_classify(args)
+    keep = [p for p in range(5) if p != bad_peak]
+    want = reference.classify_peaks_from_maps(
+        good["class_maps"], *(good[n][keep] for n in CLASSIFY_ARGS[1:-1]), good["n_channels"]
+    )
+    for name, actual, expected in zip(("points", "point_vals", "class_probs"), (points, point_vals, class_probs), want):
+        assert_identical(actual, expected, name)
+    probs = reference.sample_class_maps(good["class_maps"], good["peak_points"], good["peak_sample_inds"])
+    expected_inds = class_inds_without(probs, good["peak_sample_inds"], good["peak_channel_inds"], code, bad_peak)
+    assert_identical(class_inds, expected_inds, "class_inds")
+    assert_identical(status, torch.full((2, 3), Status.OK.value, dtype=torch.int32), "status")
+    assert int(problems) == 1
+
+
+def check_raw_match_without(samples, channels, code: PeakCode) -> None:
+    """Every output of the raw matching op on the match scene, with these
+    indices (peak 3's out of range)."""
+    good = match_scene()
+    class_inds, status = torch.ops.idmatch.match_peaks_to_classes(good["peak_class_probs"], samples, channels, 2, 3)
+    expected = class_inds_without(good["peak_class_probs"], good["peak_sample_inds"], good["peak_channel_inds"], code)
+    assert_identical(class_inds, expected, "class_inds")
+    assert_identical(status, torch.full((2, 3), Status.OK.value, dtype=torch.int32), "status")
+
+
 for dtype, value in WILD_INDICES:
     tag = f"{str(dtype).replace('torch.', '')}={value}"
 
@@ -1061,30 +1102,13 @@ for dtype, value in WILD_INDICES:
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_sample_inds"] = with_index(args["peak_sample_inds"], dtype, value)
-        class_inds, status, problems = raw_classify(args)[3:]
-        assert class_inds[3] == PeakCode.SAMPLE_OUT_OF_RANGE.value and int(problems) == 1
-        assert bool((status == Status.OK.value).all())
-        probs = expected_probs(args, [])
-        match, _ = torch.ops.idmatch.match_peaks_to_classes(
-            probs, with_index(identity_scene()["peak_sample_inds"], torch.int64, -1), args["peak_channel_inds"], 2, 3
-        )
-        assert_identical(class_inds, match, "class_inds")
+        check_raw_classify_without(args, PeakCode.SAMPLE_OUT_OF_RANGE)
 
     @report(f"raw.match_peaks_to_classes-peak_sample_inds-{tag}")
     def _check(dtype=dtype, value=value):
         args = match_scene()
         samples = with_index(args["peak_sample_inds"], dtype, value)
-        class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-            args["peak_class_probs"], samples, args["peak_channel_inds"], 2, 3
-        )
-        assert class_inds[3] == PeakCode.SAMPLE_OUT_OF_RANGE.value and bool((status == Status.OK.value).all())
-        keep = [0, 1, 2, 4]
-        peaks, classes = reference.group_class_peaks(
-            args["peak_class_probs"][keep], args["peak_sample_inds"][keep], args["peak_channel_inds"][keep], 2, 3
-        )
-        expected = torch.full((4,), PeakCode.UNMATCHED.value, dtype=torch.int64)
-        expected[peaks] = classes
-        assert class_inds[keep].tolist() == expected.tolist()
+        check_raw_match_without(samples, args["peak_channel_inds"], PeakCode.SAMPLE_OUT_OF_RANGE)
 
     if value == 2:
         continue
@@ -1093,18 +1117,13 @@ for dtype, value in WILD_INDICES:
     def _check(dtype=dtype, value=value):
         args = match_scene()
         channels = with_index(args["peak_channel_inds"], dtype, value)
-        class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
-            args["peak_class_probs"], args["peak_sample_inds"], channels, 2, 3
-        )
-        assert class_inds[3] == PeakCode.CHANNEL_OUT_OF_RANGE.value and bool((status == Status.OK.value).all())
+        check_raw_match_without(args["peak_sample_inds"], channels, PeakCode.CHANNEL_OUT_OF_RANGE)
 
     @report(f"raw.classify_peaks_from_maps-peak_channel_inds-{tag}")
     def _check(dtype=dtype, value=value):
         args = identity_scene()
         args["peak_channel_inds"] = with_index(args["peak_channel_inds"], dtype, value)
-        class_inds, status, problems = raw_classify(args)[3:]
-        assert class_inds[3] == PeakCode.CHANNEL_OUT_OF_RANGE.value and int(problems) == 1
-        assert bool((status == Status.OK.value).all())
+        check_raw_classify_without(args, PeakCode.CHANNEL_OUT_OF_RANGE)
 
 
 @report("raw.match_peaks_to_classes-no-groups")

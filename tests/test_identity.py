@@ -1,7 +1,6 @@
 """The identity ops against the reference algorithm (idmatch.reference):
 identical outputs, NaN where NaN, on thousands of random scenes."""
 
-import os
 import platform
 import sys
 
@@ -11,7 +10,16 @@ import torch
 
 import idmatch
 import idmatch.reference as reference
-from conftest import DEVICES, assert_child_ok, assert_identical, oracle, run_child
+from conftest import (
+    CPU_KERNELS,
+    DEVICES,
+    assert_child_ok,
+    assert_identical,
+    cpu_has_avx512,
+    cpu_kernels_env,
+    oracle,
+    run_child,
+)
 from idmatch import PeakCode, Status
 from idmatch._common import FLOATING_DTYPES
 
@@ -358,21 +366,33 @@ def test_hard_coordinates_in_every_lane(shape, layout):
     class_maps = torch.from_numpy(np.random.default_rng(11).random(shape)).float()
     check_every_pair_in_every_lane(class_maps, layout)
     # The fused op reads the same pixels: each peak alone in its group is
-    # matched to its likeliest class if its row has no NaN, else to none.
+    # matched as the reference matches it if its row has no NaN; else its
+    # group fails and the peak is matched to none. Every output is checked.
     rng = np.random.default_rng(12)
     maps = torch.from_numpy(rng.random((3,) + shape[1:])).float()
     for num_peaks in range(0, 2 * LANES + 2):
         points = points_in_layout(HARD_PAIRS[torch.from_numpy(rng.integers(0, HARD_PAIRS.shape[0], num_peaks))], layout)
         samples = torch.from_numpy(rng.integers(0, 3, num_peaks))
+        vals = torch.rand(num_peaks, generator=torch.Generator().manual_seed(num_peaks))
+        channels = torch.arange(num_peaks)
         expected = expected_probs(maps, points, samples)
-        _, _, class_probs, class_inds, _, _ = torch.ops.idmatch.classify_peaks_from_maps(
-            maps, points, torch.zeros(num_peaks), samples, torch.arange(num_peaks), num_peaks
+        nan_rows = torch.isnan(expected).any(dim=1)
+        keep = torch.nonzero(~nan_rows).squeeze(1)
+        want = reference.classify_peaks_from_maps(
+            maps, points[keep], vals[keep], samples[keep], channels[keep], num_peaks
         )
-        for p in range(num_peaks):
-            if bool(torch.isnan(expected[p]).any()):
-                assert int(class_inds[p]) == PeakCode.UNMATCHED.value
-            else:
-                assert float(class_probs[samples[p], class_inds[p], p]) == float(expected[p].max())
+        peaks, classes = reference.group_class_peaks(expected[keep], samples[keep], channels[keep], 3, num_peaks)
+        want_inds = torch.full((num_peaks,), PeakCode.UNMATCHED.value, dtype=torch.int64)
+        want_inds[keep[peaks]] = classes
+        want_status = torch.full((3, num_peaks), Status.OK.value, dtype=torch.int32)
+        want_status[samples[nan_rows], channels[nan_rows]] = Status.INVALID_ENTRIES.value
+        outputs = torch.ops.idmatch.classify_peaks_from_maps(maps, points, vals, samples, channels, num_peaks)
+        what = f"{num_peaks} peaks"
+        for name, actual, wanted in zip(("points", "point_vals", "class_probs"), outputs, want):
+            assert_identical(actual, wanted, f"{what}: {name}")
+        assert_identical(outputs[3], want_inds, f"{what}: class_inds")
+        assert_identical(outputs[4], want_status, f"{what}: status")
+        assert int(outputs[5]) == int(nan_rows.sum()), f"{what}: problems"
 
 
 PIXELS_UNDER_FLOAT_MODES = """
@@ -414,16 +434,15 @@ def test_pixels_under_every_rounding_mode_and_flush(tmp_path):
     the four rounding modes, with subnormals flushed (torch.set_flush_denormal)
     and not, with the invalid-operation exception trapped. Child processes:
     the solver choice is read once per process, and a trap is a crash."""
+    if not cpu_has_avx512():
+        pytest.skip("no AVX-512 on this CPU: both runs would take the core's pixels, compared with themselves")
     script = (
         f"inf, nan = float('inf'), float('nan')\nHARD = {HARD_COORDINATES!r}\nLANES = {LANES}\n"
         + PIXELS_UNDER_FLOAT_MODES
     )
     outputs = {}
     for solver in ("default", "portable"):
-        env = dict(os.environ)
-        env.pop("IDMATCH_CPU_AVX512", None)
-        if solver == "portable":
-            env["IDMATCH_CPU_AVX512"] = "0"
+        env = cpu_kernels_env(solver)
         path = tmp_path / f"{solver}.pt"
         assert_child_ok(run_child("-c", script, str(path), env=env), solver)
         outputs[solver] = torch.load(path)
@@ -498,20 +517,17 @@ torch.save((results, valid, stale_probs, stale_samples), sys.argv[1])
     not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
     reason="glibc's fenv on x86-64 through ctypes",
 )
-@pytest.mark.parametrize("solver", ["default", "portable"])
+@pytest.mark.parametrize("solver", CPU_KERNELS)
 def test_ops_raise_no_fp_exception(tmp_path, solver):
     """With the invalid-operation exception trapped (a SIGFPE on any
     operation that raises the flag, as an ordered comparison with NaN or
-    inf - inf does), on both solvers: NaN and -inf entries and NaN
+    inf - inf does), on every CPU kernel set: NaN and -inf entries and NaN
     coordinates give the invalid-entries status (1) for the problem that
     holds them and the others are solved; a small problem that follows a
     refused one in the batch's slot is solved; valid problems with +inf
     entries, fewer than the small solver's lanes or many, give scipy's
     answers."""
-    env = dict(os.environ)
-    env.pop("IDMATCH_CPU_AVX512", None)
-    if solver == "portable":
-        env["IDMATCH_CPU_AVX512"] = "0"
+    env = cpu_kernels_env(solver)
     path = tmp_path / "results.pt"
     assert_child_ok(run_child("-c", UNDER_TRAP, str(path), env=env), solver)
     results, valid, stale_probs, stale_samples = torch.load(path)
@@ -672,19 +688,27 @@ def test_raw_ops_report_instead_of_raising():
     samples = torch.tensor([0, 0, 5, -7])
     channels = torch.tensor([0, 0, 0, 1])
     probs = torch.ops.idmatch.sample_class_maps(maps, points, samples)
-    assert bool(torch.isnan(probs[1:]).all()) and not bool(torch.isnan(probs[0]).any())
-    _, _, _, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
+    assert bool(torch.isnan(probs[1:]).all())
+    assert_identical(probs[:1], reference.sample_class_maps(maps, points[:1], samples[:1]), "probs of peak 0")
+    points_out, vals_out, probs_out, class_inds, status, problems = torch.ops.idmatch.classify_peaks_from_maps(
         maps, points, torch.rand(4), samples, channels, 2
     )
+    # No peak is kept: group (0, 0) holds a NaN row, the others are ignored.
+    for name, out in (("points", points_out), ("point_vals", vals_out), ("class_probs", probs_out)):
+        assert bool(torch.isnan(out).all()), name
     unmatched, sample_out = PeakCode.UNMATCHED.value, PeakCode.SAMPLE_OUT_OF_RANGE.value
-    assert class_inds.tolist() == [unmatched, unmatched, sample_out, sample_out]  # group (0, 0) holds a NaN row
+    assert class_inds.tolist() == [unmatched, unmatched, sample_out, sample_out]
     ok, invalid = Status.OK.value, Status.INVALID_ENTRIES.value
     assert status.tolist() == [[invalid, ok], [ok, ok]]
     assert int(problems) == 3  # two ignored peaks and one failed group
-    class_inds, _ = torch.ops.idmatch.match_peaks_to_classes(
-        torch.rand(3, 2), torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
+    probs = torch.tensor([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    class_inds, status = torch.ops.idmatch.match_peaks_to_classes(
+        probs, torch.tensor([0, 0, 1]), torch.tensor([0, 9, -1]), 2, 2
     )
-    assert class_inds.tolist()[1:] == [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
+    peaks, classes = reference.group_class_peaks(probs[:1], torch.tensor([0]), torch.tensor([0]), 2, 2)
+    assert peaks.tolist() == [0]
+    assert class_inds.tolist() == [int(classes[0])] + [PeakCode.CHANNEL_OUT_OF_RANGE.value] * 2
+    assert status.tolist() == [[ok, ok], [ok, ok]]
 
 
 def full_scene(dtype=torch.float32, n_samples=2, n_classes=3, n_channels=2):
@@ -750,3 +774,82 @@ def test_full_scene_fills_every_slot():
 )
 def test_opcheck(op, make_args):
     torch.library.opcheck(getattr(torch.ops.idmatch, op).default, make_args())
+
+
+def large_group_scene(rng: np.random.Generator, group_peaks: int, n_classes: int, map_dtype):
+    """Two samples and two channels; group (0, 1) holds `group_peaks` peaks,
+    the others a few each, in shuffled peak order. Maps of few distinct
+    values (ties across peaks and classes) on a grid with fewer pixels than
+    the big group has peaks, so peaks share pixels and rows repeat."""
+    n_samples, n_channels, height, width = 2, 2, 5, 9
+    maps = rng.integers(0, 5, size=(n_samples, n_classes, height, width)) / 4.0
+    counts = {(0, 0): 3, (0, 1): group_peaks, (1, 0): int(rng.integers(0, n_classes + 3)), (1, 1): 1}
+    samples = np.concatenate([np.full(count, sample) for (sample, _), count in counts.items()])
+    channels = np.concatenate([np.full(count, channel) for (_, channel), count in counts.items()])
+    order = rng.permutation(len(samples))
+    n_peaks = len(samples)
+    points = np.stack([rng.integers(0, width, n_peaks), rng.integers(0, height, n_peaks)], axis=1).astype(np.float32)
+    return (
+        torch.from_numpy(maps).to(map_dtype),
+        torch.from_numpy(points[order]),
+        torch.from_numpy(rng.random(n_peaks).astype(np.float32)),
+        torch.from_numpy(samples[order].astype(np.int64)),
+        torch.from_numpy(channels[order].astype(np.int64)),
+        n_channels,
+    )
+
+
+# Across the CPU's small-solver boundary (16 rows and columns), the CUDA
+# kernel's row index through groups of any size and the dense-copy size
+# (4096 entries); classes from 2 to 20, and more classes than peaks.
+LARGE_GROUPS = [
+    (peaks, classes)
+    for peaks in (15, 16, 17, 64, 65, 800, 1500)
+    for classes in (2, 7, 16, 20) + ((peaks + 1,) if peaks <= 65 else ())
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(("group_peaks", "n_classes"), LARGE_GROUPS)
+def test_large_groups_equal_reference(device, group_peaks, n_classes):
+    """Every output of the three identity ops (the raw ones included) on a
+    group of up to 1500 tied peaks equals the reference's."""
+    rng = np.random.default_rng([group_peaks, n_classes])
+    map_dtype = FLOATING_DTYPES[(group_peaks + n_classes) % len(FLOATING_DTYPES)]
+    scene = large_group_scene(rng, group_peaks, n_classes, map_dtype)
+    class_maps, peak_points, peak_vals, sample_inds, channel_inds, n_channels = scene
+    n_samples = class_maps.shape[0]
+    what = f"{group_peaks} peaks, {n_classes} classes, {map_dtype}"
+    on_device = [t.to(device) for t in scene[:5]]
+
+    probs = reference.sample_class_maps(class_maps, peak_points, sample_inds)
+    expected_peaks, expected_classes = reference.group_class_peaks(
+        probs, sample_inds, channel_inds, n_samples, n_channels
+    )
+    assert expected_peaks.numel() > 0
+    expected_inds = torch.full((probs.shape[0],), PeakCode.UNMATCHED.value, dtype=torch.int64)
+    expected_inds[expected_peaks] = expected_classes
+    ok_status = torch.full((n_samples, n_channels), Status.OK.value, dtype=torch.int32)
+
+    assert_identical(idmatch.sample_class_maps(*on_device[:2], on_device[3]), probs, f"{what}: probs")
+    peak_inds, class_inds = idmatch.group_class_peaks(
+        probs.to(device), on_device[3], on_device[4], n_samples, n_channels
+    )
+    assert_identical(peak_inds, expected_peaks, f"{what}: peak_inds")
+    assert_identical(class_inds, expected_classes, f"{what}: class_inds")
+    raw_inds, raw_status = torch.ops.idmatch.match_peaks_to_classes(
+        probs.to(device), on_device[3], on_device[4], n_samples, n_channels
+    )
+    assert_identical(raw_inds, expected_inds, f"{what}: raw class_inds")
+    assert_identical(raw_status, ok_status, f"{what}: raw status")
+
+    expected_outputs = reference.classify_peaks_from_maps(*scene)
+    actual = idmatch.classify_peaks_from_maps(*on_device, n_channels)
+    for name, a, e in zip(["points", "point_vals", "class_probs"], actual, expected_outputs):
+        assert_identical(a, e, f"{what}: {name}")
+    raw = torch.ops.idmatch.classify_peaks_from_maps(*on_device, n_channels)
+    for name, a, e in zip(["points", "point_vals", "class_probs"], raw[:3], expected_outputs):
+        assert_identical(a, e, f"{what}: raw {name}")
+    assert_identical(raw[3], expected_inds, f"{what}: raw class_inds")
+    assert_identical(raw[4], ok_status, f"{what}: raw status")
+    assert int(raw[5]) == 0, f"{what}: raw problems"

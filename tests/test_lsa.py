@@ -5,6 +5,7 @@ Every expected answer comes from scipy.optimize.linear_sum_assignment; the
 answers must be identical, ties included.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from conftest import (
     INFEASIBLE_MESSAGE,
     INT_DTYPES,
     INVALID_ENTRIES_MESSAGE,
+    cpu_has_avx512,
     cpu_kernel_kind,
     describe,
     first_failure,
@@ -282,21 +284,19 @@ def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols)
     assert check_ragged(strided_rows, offsets, maximize, device) == len(sizes)
 
 
-def _cpu_has_avx512() -> bool:
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
-    except OSError:
-        pytest.skip("no /proc/cpuinfo to read the CPU's features from")
-    return all(flag in flags for flag in ("avx512f", "avx512dq", "avx512vl"))
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")
 def test_cpu_kernel_kind_follows_cpu_and_setting():
-    """The AVX-512 kernels run exactly where the CPU has AVX-512 and
-    IDMATCH_CPU_AVX512 is not "0", so that `make test`'s second run really
-    holds the shared core to scipy."""
-    expected = "avx512" if _cpu_has_avx512() and os.environ.get("IDMATCH_CPU_AVX512") != "0" else "portable"
+    """The CPU kernels imitate the CUDA kernels exactly where
+    IDMATCH_CPU_CUDA_PATH is "1", and else run their AVX-512 versions exactly
+    where the CPU has AVX-512 and IDMATCH_CPU_AVX512 is not "0", so that
+    `make test`'s later runs really hold the shared core and the CUDA path to
+    scipy."""
+    if os.environ.get("IDMATCH_CPU_CUDA_PATH") == "1":
+        expected = "cuda-path"
+    elif cpu_has_avx512() and os.environ.get("IDMATCH_CPU_AVX512") != "0":
+        expected = "avx512"
+    else:
+        expected = "portable"
     assert cpu_kernel_kind() == expected
 
 
@@ -315,10 +315,11 @@ def test_cpu_avx512_setting_other_than_0_or_1_warns(value):
         "print(kind)\nprint(' | '.join(str(w.message) for w in caught))\n"
     )
     env = dict(os.environ, IDMATCH_CPU_AVX512=value)
+    env.pop("IDMATCH_CPU_CUDA_PATH", None)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     kind, warnings_text = result.stdout.splitlines()
-    assert kind == ("avx512" if _cpu_has_avx512() else "portable")
+    assert kind == ("avx512" if cpu_has_avx512() else "portable")
     assert "IDMATCH_CPU_AVX512" in warnings_text + result.stderr
 
 
@@ -379,27 +380,61 @@ def test_large_single(device, float_dtype, maximize, shape):
         check_single(random_cost(rng, float_dtype, maximize, shape, kind=kind), maximize, device)
 
 
+def column_strided(cost: torch.Tensor, layout: str) -> torch.Tensor:
+    """The same values as `cost` (N, M), stored so that columns are not
+    contiguous: "transposed" (a transposed (M, N) array: rows 1 apart,
+    columns N apart) or "every_other" (columns 2 apart)."""
+    if layout == "transposed":
+        view = cost.t().contiguous().t()
+    else:
+        view = torch.zeros(cost.shape[0], 2 * cost.shape[1], dtype=cost.dtype)[:, ::2]
+        view.copy_(cost)
+    torch.testing.assert_close(view, cost, rtol=0, atol=0, equal_nan=True)
+    assert view.stride(1) != 1
+    return view
+
+
+@MAXIMIZE
+@pytest.mark.parametrize("shape", [(30, 100), (100, 30), (40, 90), (70, 70), (64, 80), (90, 50)])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "every_other"])
+def test_mid_size_strided(device, float_dtype, maximize, shape, layout):
+    """Mid-size problems, wide and tall, on both sides of the 4096 entries
+    from which the CPU copies a problem into a dense float64 buffer and the
+    CUDA kernels read it in place (scans of more than 64 columns through the
+    strided reader), with contiguous and strided columns: single problems,
+    and ragged batches of two such problems and a small one between them."""
+    rng = rng_for("mid-size", float_dtype, maximize, layout, *shape)
+    n, m = shape
+    for kind in ("ties012", "uniform"):
+        blocks = [random_cost(rng, float_dtype, maximize, (rows, m), kind=kind) for rows in (n, 3, n)]
+        cost = torch.cat(blocks)
+        if layout != "contiguous":
+            cost = column_strided(cost, layout)
+        offsets = torch.tensor([0, n, n + 3, 2 * n + 3], dtype=torch.int64)
+        assert check_ragged(cost, offsets, maximize, device) == 3
+        check_single(cost[:n], maximize, device)
+
+
 @pytest.mark.parametrize("num_cols", [24, 10])
 def test_thread_count_does_not_change_results(num_cols):
-    """With 2 threads the problems are shared out in chunks (on the shared
-    core for 24 columns, on the small solver for 10 where the CPU has it)."""
+    """With 1 thread and with 2, where the problems are shared out in chunks
+    (on the shared core for 24 columns, on the small solver for 10 where the
+    CPU has it), every answer is scipy's: a batch of many problems, and one
+    large problem, which always runs on one thread."""
     rng = rng_for("threads", num_cols)
     cost, offsets, _ = random_ragged(
         rng, torch.float32, False, num_problems=3000, num_cols=num_cols, lead=1, trail=1, invalid_probability=0.01
     )
     big = random_cost(rng, torch.float64, True, (90, 80), kind="ties012", invalid_probability=0.0)
     before = torch.get_num_threads()
-    results = []
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            results.append((raw_op()(cost, offsets, False), idmatch.linear_sum_assignment(big, maximize=True)))
+            assert torch.get_num_threads() == threads
+            assert check_ragged(cost, offsets, False, "cpu") == 3000
+            check_single(big, True, "cpu")
     finally:
         torch.set_num_threads(before)
-    ((col1, status1), (row1, big1)), ((col2, status2), (row2, big2)) = results
-    assert torch.equal(col1, col2) and torch.equal(status1, status2)
-    assert torch.equal(row1, row2) and torch.equal(big1, big2)
-    assert check_ragged(cost, offsets, False, "cpu") == 3000
 
 
 # ---------------------------------------------------------------------------
@@ -692,15 +727,38 @@ def test_raw_op_invalid_offsets(device, name):
         idmatch.ragged_linear_sum_assignment(cost, offsets)
 
 
+@contextlib.contextmanager
+def poisoned_allocations():
+    """Every tensor torch.empty (and at::empty, in the ops) allocates meanwhile
+    holds a known non-zero value (the dtype's largest integer, or NaN), not
+    whatever the allocator left there: torch's fill of uninitialized memory
+    under its deterministic mode, which changes no op used here otherwise."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_filling = torch.utils.deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    try:
+        assert int(torch.empty(1, dtype=torch.int64)[0]) == torch.iinfo(torch.int64).max
+        yield
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = was_filling
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
 @pytest.mark.parametrize("num_cols", [3, 20])  # the CPU small solver takes up to 16 columns
 @MAXIMIZE
 def test_raw_op_writes_every_unassigned_row(device, num_cols, maximize):
     """Every row that gets no column reads -1: rows before and after the
     problems, the rows of failing problems (NaN, infeasible), of empty
     problems and the rows left over by tall ones, in batches that also solve
-    problems. The CPU op does not pre-fill its output, so a row it forgets
-    holds whatever the allocator left there (never -1 in practice: the
-    tests fail when any one of the fills is removed)."""
+    problems. The CPU op does not pre-fill its output: it is allocated
+    poisoned here, so that a row any one of the fills forgets reads
+    2**63 - 1."""
+    with poisoned_allocations():
+        check_every_unassigned_row(device, num_cols, maximize)
+
+
+def check_every_unassigned_row(device, num_cols, maximize):
     rng = np.random.default_rng(num_cols)
     forbidden = -np.inf if maximize else np.inf
     blocks = [

@@ -30,12 +30,15 @@ import idmatch
 import idmatch.reference as reference
 from conftest import (
     DEVICES,
+    HYPOTHESIS_LARGE,
     INFEASIBLE_MESSAGE,
     INT_DTYPES,
     INVALID_ENTRIES_MESSAGE,
+    KINDS,
     assert_identical,
     cpu_copy,
     oracle,
+    random_values,
 )
 from idmatch import PeakCode, Status
 from idmatch._common import FLOATING_DTYPES, INDEX_DTYPES
@@ -341,13 +344,31 @@ def test_batch_linear_sum_assignment(device, case):
 
 
 @st.composite
+def seeded_values(draw, shape, maximize: bool) -> np.ndarray:
+    """Values too many to draw entry by entry: one of conftest's random
+    problems (a kind, forbidden and invalid entries) from a drawn seed."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return random_values(rng, shape, maximize, kind=draw(st.sampled_from(KINDS)))
+
+
+@st.composite
 def ragged_costs(draw):
     maximize = draw(st.booleans())
-    m = draw(st.integers(0, 6))
-    sizes = draw(st.lists(st.integers(0, 6), max_size=5))
+    # The long profile: a quarter of its batches large, wider than the CPU
+    # small solver's 16 columns, or of more problems than its 128-problem
+    # batch (a few seconds per hundred such examples).
+    if HYPOTHESIS_LARGE and draw(st.integers(0, 3)) == 0:
+        m = draw(st.integers(0, 24))
+        many = st.lists(st.integers(0, 5), min_size=129, max_size=160)
+        sizes = draw(st.one_of(st.lists(st.integers(0, 30), max_size=5), many))
+        values = seeded_values
+    else:
+        m = draw(st.integers(0, 6))
+        sizes = draw(st.lists(st.integers(0, 6), max_size=5))
+        values = cost_values
     lead, trail = draw(st.integers(0, 2)), draw(st.integers(0, 2))
     blocks = [np.full((lead, m), NAN)]  # rows outside every problem: never read
-    blocks += [draw(cost_values((rows, m), maximize)) for rows in sizes]
+    blocks += [draw(values((rows, m), maximize)) for rows in sizes]
     blocks.append(np.full((trail, m), NAN))
     dtype = draw(st.sampled_from(FLOATING_DTYPES))
     cost = torch.from_numpy(np.concatenate(blocks)).to(dtype)
@@ -532,14 +553,27 @@ def test_sample_class_maps(device, scene):
 
 @st.composite
 def grouped_probs(draw):
-    n_samples, n_channels = draw(st.integers(0, 3)), draw(st.integers(0, 3))
-    n_classes = draw(st.integers(0, 4))
-    n_peaks = draw(st.integers(0, 12)) if n_samples * n_channels > 0 else 0
-    probs = draw(cost_values((n_peaks, n_classes), maximize=True))
+    # The long profile: half its inputs large, groups of tens of peaks past
+    # the CPU small solver's 16 rows and columns, up to 20 classes, or more
+    # groups than its 128-problem batch.
+    large = HYPOTHESIS_LARGE and draw(st.booleans())
+    max_groups, max_classes, max_peaks = (12, 20, 400) if large else (3, 4, 12)
+    n_samples, n_channels = draw(st.integers(0, max_groups)), draw(st.integers(0, max_groups))
+    n_classes = draw(st.integers(0, max_classes))
+    n_peaks = draw(st.integers(0, max_peaks)) if n_samples * n_channels > 0 else 0
     dtype = draw(st.sampled_from(FLOATING_DTYPES))
     index_dtype = draw(st.sampled_from(INDEX_DTYPES))
-    samples = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_samples - 1, 0))))
-    channels = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_channels - 1, 0))))
+    if large:
+        probs = draw(seeded_values((n_peaks, n_classes), maximize=True))
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        # Few groups hold most peaks (tens each), or every group a few.
+        spread = draw(st.sampled_from([1, 2, max(n_samples, 1)]))
+        samples = rng.integers(0, max(min(spread, n_samples), 1), n_peaks)
+        channels = rng.integers(0, max(min(spread, n_channels), 1), n_peaks)
+    else:
+        probs = draw(cost_values((n_peaks, n_classes), maximize=True))
+        samples = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_samples - 1, 0))))
+        channels = draw(arrays(np.int64, (n_peaks,), elements=st.integers(0, max(n_channels - 1, 0))))
     tensors = {
         "peak_class_probs": torch.from_numpy(probs).to(dtype),
         "peak_sample_inds": torch.from_numpy(samples).to(index_dtype),

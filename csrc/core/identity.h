@@ -215,6 +215,18 @@ IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t peak_group(const Indices& sample_inds
   return sample * n_channels + channel;
 }
 
+// The sort-and-search grouping's first step for peak p: sort_keys[p] gets its
+// group, or num_groups (sorts last) when an index is out of range;
+// class_inds[p] gets kUnmatched, or the peak's PeakCode.
+template <typename Indices>
+IDMATCH_HOST_DEVICE IDMATCH_INLINE void peak_sort_key(const Indices& sample_inds, const Indices& channel_inds,
+                                                      int64_t p, int64_t n_samples, int64_t n_channels,
+                                                      int64_t* sort_keys, int64_t* class_inds) {
+  const int64_t group = peak_group(sample_inds, channel_inds, p, n_samples, n_channels);
+  sort_keys[p] = group >= 0 ? group : n_samples * n_channels;
+  class_inds[p] = group >= 0 ? static_cast<int64_t>(kUnmatched) : group;
+}
+
 // Where classify_peaks_from_maps puts a kept peak: its point, value and class
 // probability land at [sample, class, channel] of the contiguous outputs
 // points (S, C, n_channels, 2), point_vals and class_probs (S, C, n_channels).
@@ -251,6 +263,12 @@ struct InstanceScatter {
     if (group < 0 || class_index < 0) return;
     const int64_t sample = group / n_channels;
     to_slot(p, p, sample, group - sample * n_channels, class_index);
+  }
+
+  // Peak p by its sort key (peak_sort_key): ignored peaks sort last.
+  IDMATCH_HOST_DEVICE IDMATCH_INLINE void sorted_peak(int64_t p, const int64_t* sort_keys, const int64_t* class_inds,
+                                                      int64_t num_groups) const {
+    (*this)(p, sort_keys[p] < num_groups ? sort_keys[p] : -1, class_inds[p]);
   }
 
   // Peak p of group (sample, channel), matched to class_index >= 0; its

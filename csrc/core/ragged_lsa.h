@@ -58,6 +58,12 @@ IDMATCH_HOST_DEVICE inline int64_t workspace_slot(const int64_t* offsets, int64_
   return offsets[s] + s * num_cols;
 }
 
+// Element counts of that shared workspace, times kDoublesPerUnit doubles and
+// kIntsPerUnit int32s.
+inline int64_t workspace_units(int64_t num_rows, int64_t num_problems, int64_t num_cols) {
+  return num_rows + num_problems * num_cols;
+}
+
 template <class Source>
 struct WriteAssignment {
   Source source;
@@ -176,6 +182,21 @@ IDMATCH_HOST_DEVICE void solve_ragged_problem(const RaggedLsaParams<T>& p, int64
       });
     });
   }
+}
+
+// Problem s of a batch that shares one workspace (workspace_units), with no
+// room for dense copies: what each thread of the CUDA kernel runs, and the
+// CPU kernels' serial imitation of it. `refuse`: some pair of the batch's
+// offsets is bad (offsets_pair_valid), and every problem is refused.
+template <typename T>
+IDMATCH_HOST_DEVICE void solve_shared_workspace_problem(const RaggedLsaParams<T>& p, int64_t s, double* doubles,
+                                                        int32_t* ints, bool refuse) {
+  if (refuse) {
+    p.status[s] = kInvalidProblem;
+    return;
+  }
+  const int64_t slot = workspace_slot(p.offsets, s, p.num_cols);
+  solve_ragged_problem(p, s, doubles + kDoublesPerUnit * slot, ints + kIntsPerUnit * slot, nullptr);
 }
 
 }  // namespace core

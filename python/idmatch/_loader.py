@@ -34,9 +34,10 @@ def load_ops_library() -> str:
 
 
 def cpu_kernel_kind() -> str:
-    """Which kernels the CPU ops run: "avx512" where the CPU has AVX-512 (F,
-    DQ, VL) and IDMATCH_CPU_AVX512 is not "0" (the small-problem solver and
-    the peaks' pixel pass), else "portable": the shared core everywhere, the
-    code the CUDA kernels run. Decided once per process, at the first call of
-    an op that asks."""
+    """Which kernels the CPU ops run: "cuda-path" where IDMATCH_CPU_CUDA_PATH
+    is "1" (a serial imitation of the CUDA kernels, for tests), else "avx512"
+    where the CPU has AVX-512 (F, DQ, VL) and IDMATCH_CPU_AVX512 is not "0"
+    (the small-problem solver and the peaks' pixel pass), else "portable":
+    the shared core everywhere. Decided once per process, at the first call
+    of an op that asks."""
     return torch.ops.idmatch._cpu_kernel_kind()

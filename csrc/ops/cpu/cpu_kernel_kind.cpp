@@ -1,11 +1,13 @@
-// The switch between the CPU kernels' AVX-512 versions and the shared core
-// (avx512.h), and the op that reports which of them this process runs.
+// The switches between the CPU kernels' AVX-512 versions and the shared core
+// (avx512.h) and to the CUDA path (cuda_path_kernels.h), and the op that
+// reports which kernels this process runs.
 #include <string>
 
 #include <c10/util/env.h>
 #include <torch/library.h>
 
 #include "avx512.h"
+#include "cuda_path_kernels.h"
 
 namespace idmatch {
 namespace ops {
@@ -31,18 +33,28 @@ bool avx512_kernels_enabled() {
   return enabled;
 }
 
+bool cuda_path_enabled() {
+  // Read as IDMATCH_CPU_AVX512 above; both paths give the same answers.
+  static const bool enabled = c10::utils::check_env("IDMATCH_CPU_CUDA_PATH").value_or(false);
+  return enabled;
+}
+
 namespace {
 
-std::string cpu_kernel_kind() { return avx512_kernels_enabled() ? "avx512" : "portable"; }
+std::string cpu_kernel_kind() {
+  if (cuda_path_enabled()) return "cuda-path";
+  return avx512_kernels_enabled() ? "avx512" : "portable";
+}
 
 }  // namespace
 }  // namespace ops
 }  // namespace idmatch
 
 TORCH_LIBRARY_FRAGMENT(idmatch, m) {
-  // "avx512" where the CPU kernels run their AVX-512 versions, else
-  // "portable" (the shared core everywhere, the code the CUDA kernels run):
-  // the test suite and the benchmark report it, and check it against the CPU
-  // and IDMATCH_CPU_AVX512.
+  // "cuda-path" where the CPU kernels imitate the CUDA kernels
+  // (IDMATCH_CPU_CUDA_PATH=1), else "avx512" where they run their AVX-512
+  // versions, else "portable" (the shared core everywhere): the test suite
+  // and the benchmark report it, and check it against the CPU and the
+  // switches.
   m.def("_cpu_kernel_kind() -> str", &idmatch::ops::cpu_kernel_kind);
 }

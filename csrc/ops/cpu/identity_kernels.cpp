@@ -2,7 +2,8 @@
 // (sample, channel); matching runs the shared ragged solver over the groups;
 // sampling (peak by peak) and scattering run the shared per-peak steps
 // (core/identity.h), but for the pixels of float32 points on CPUs with
-// AVX-512 (peak_pixels.h).
+// AVX-512 (peak_pixels.h). Under IDMATCH_CPU_CUDA_PATH=1 every op runs the
+// CUDA path instead (../cuda_path.h).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -13,8 +14,10 @@
 #include <ATen/ops/empty.h>
 #include <torch/library.h>
 
+#include "../cuda_path.h"
 #include "../identity_common.h"
 #include "avx512.h"
+#include "cuda_path_kernels.h"
 #include "peak_pixels.h"
 #include "ragged_lsa_cpu.h"
 
@@ -212,6 +215,8 @@ void match_groups(const at::Tensor& probs, const PeakOrder& grouped, const int64
 at::Tensor sample_class_maps_cpu(const at::Tensor& class_maps, const at::Tensor& peak_points,
                                  const at::Tensor& peak_sample_inds) {
   check_class_maps_and_points(class_maps, peak_points, peak_sample_inds);
+  if (cuda_path_enabled())
+    return cuda_path::sample_class_maps(HostKernels{}, class_maps, peak_points, peak_sample_inds);
   return sample_into(class_maps, peak_points, peak_sample_inds);
 }
 
@@ -220,6 +225,10 @@ std::tuple<at::Tensor, at::Tensor> match_peaks_to_classes_cpu(const at::Tensor& 
                                                               const at::Tensor& peak_channel_inds, int64_t n_samples,
                                                               int64_t n_channels) {
   check_match_args(peak_class_probs, peak_sample_inds, peak_channel_inds, n_samples, n_channels);
+  if (cuda_path_enabled()) {
+    return cuda_path::match_peaks_to_classes(HostKernels{}, peak_class_probs, peak_sample_inds, peak_channel_inds,
+                                             n_samples, n_channels);
+  }
   const int64_t num_peaks = peak_class_probs.size(0);
   auto class_inds = at::empty({num_peaks}, peak_class_probs.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, peak_class_probs.options().dtype(at::kInt));
@@ -299,6 +308,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& class_maps, const at::Tensor& peak_points, const at::Tensor& peak_vals,
     const at::Tensor& peak_sample_inds, const at::Tensor& peak_channel_inds, int64_t n_channels) {
   check_classify_args(class_maps, peak_points, peak_vals, peak_sample_inds, peak_channel_inds, n_channels);
+  if (cuda_path_enabled()) {
+    return cuda_path::classify_peaks_from_maps(HostKernels{}, class_maps, peak_points, peak_vals, peak_sample_inds,
+                                               peak_channel_inds, n_channels);
+  }
   const int64_t n_samples = class_maps.size(0), num_peaks = peak_points.size(0);
   auto class_inds = at::empty({num_peaks}, class_maps.options().dtype(at::kLong));
   auto status = at::empty({n_samples, n_channels}, class_maps.options().dtype(at::kInt));

@@ -11,9 +11,11 @@
 #include <torch/library.h>
 
 #include "../../core/ragged_lsa.h"
+#include "../cuda_path.h"
 #include "../ragged_lsa_checks.h"
 #include "../ragged_lsa_params.h"
 #include "avx512.h"
+#include "cuda_path_kernels.h"
 #include "ragged_lsa_cpu.h"
 #include "small_lsa.h"
 
@@ -222,6 +224,7 @@ void run_batch(const at::Tensor& cost, const int64_t* offsets, int64_t num_probl
 std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment_cpu(const at::Tensor& cost, const at::Tensor& offsets,
                                                                     bool maximize) {
   check_ragged_lsa_args(cost, offsets);
+  if (cuda_path_enabled()) return cuda_path::ragged_linear_sum_assignment(HostKernels{}, cost, offsets, maximize);
   // Left unfilled: the solve writes -1 where it assigns nothing.
   auto col_for_row = at::empty({cost.size(0)}, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));

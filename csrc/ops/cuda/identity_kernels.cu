@@ -24,11 +24,8 @@ __global__ void sample_class_maps_kernel(const core::ClassMaps<T> maps, const co
 __global__ void peak_groups_kernel(const core::StridedScalars sample_inds, const core::StridedScalars channel_inds,
                                    int64_t num_peaks, int64_t n_samples, int64_t n_channels, int64_t* sort_keys,
                                    int64_t* class_inds) {
-  const int64_t num_groups = n_samples * n_channels;
   for (int64_t p = grid_first_index(); p < num_peaks; p += grid_stride()) {
-    const int64_t group = core::peak_group(sample_inds, channel_inds, p, n_samples, n_channels);
-    sort_keys[p] = group >= 0 ? group : num_groups;
-    class_inds[p] = group >= 0 ? static_cast<int64_t>(core::kUnmatched) : group;
+    core::peak_sort_key(sample_inds, channel_inds, p, n_samples, n_channels, sort_keys, class_inds);
   }
 }
 
@@ -36,8 +33,7 @@ template <typename T>
 __global__ void instance_scatter_kernel(const core::InstanceScatter<T> scatter, const int64_t* sort_keys,
                                         const int64_t* class_inds, int64_t num_peaks, int64_t num_groups) {
   for (int64_t p = grid_first_index(); p < num_peaks; p += grid_stride()) {
-    const int64_t group = sort_keys[p] < num_groups ? sort_keys[p] : -1;
-    scatter(p, group, class_inds[p]);
+    scatter.sorted_peak(p, sort_keys, class_inds, num_groups);
   }
 }
 

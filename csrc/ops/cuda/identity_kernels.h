@@ -1,5 +1,6 @@
 // Plain-pointer launchers of the CUDA identity kernels (identity_kernels.cu),
-// called from the ATen glue (identity_cuda.cpp).
+// called by the CUDA path's glue (../cuda_path.h) through CudaKernels
+// (cuda_kernels.h).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -15,13 +16,13 @@ cudaError_t launch_sample_class_maps(const core::ClassMaps<T>& maps, core::Strid
                                      core::StridedScalars sample_inds, int64_t num_peaks, T* probs,
                                      cudaStream_t stream);
 
-// For each peak: sort_keys[p] = its group, or num_groups (sorts last) when an
-// index is out of range; class_inds[p] = -1, or the peak's PeakCode.
+// core::peak_sort_key for each peak.
 cudaError_t launch_peak_groups(core::StridedScalars sample_inds, core::StridedScalars channel_inds, int64_t num_peaks,
                                int64_t n_samples, int64_t n_channels, int64_t* sort_keys, int64_t* class_inds,
                                cudaStream_t stream);
 
-// Scatters every kept peak into the instance outputs.
+// Scatters every kept peak into the instance outputs
+// (core::InstanceScatter::sorted_peak).
 template <typename T>
 cudaError_t launch_instance_scatter(const core::InstanceScatter<T>& scatter, const int64_t* sort_keys,
                                     const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,

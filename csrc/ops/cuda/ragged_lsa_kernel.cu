@@ -26,12 +26,7 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
                                const int32_t* offsets_bad) {
   const bool refuse = *offsets_bad != 0;
   for (int64_t s = grid_first_index(); s < p.num_problems; s += grid_stride()) {
-    if (refuse) {
-      p.status[s] = core::kInvalidProblem;
-      continue;
-    }
-    const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
-    core::solve_ragged_problem(p, s, doubles + core::kDoublesPerUnit * slot, ints + core::kIntsPerUnit * slot, nullptr);
+    core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
   }
 }
 

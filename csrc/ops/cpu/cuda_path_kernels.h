@@ -1,0 +1,73 @@
+// The CUDA kernels imitated on the CPU (IDMATCH_CPU_CUDA_PATH=1): each method
+// is a serial loop over the work items of the CUDA kernel of the same name
+// (cuda/cuda_kernels.h), calling the same per-element function with the same
+// arguments, for the CUDA path's glue (../cuda_path.h).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include <c10/util/Exception.h>
+
+#include "../../core/identity.h"
+#include "../../core/ragged_lsa.h"
+
+namespace idmatch {
+namespace ops {
+
+// Whether the CPU kernels of every op run the CUDA path (HostKernels below)
+// instead of their own: IDMATCH_CPU_CUDA_PATH is "1". Read once per process,
+// as IDMATCH_CPU_AVX512 (cpu_kernel_kind.cpp).
+bool cuda_path_enabled();
+
+struct HostKernels {
+  template <typename T>
+  void sample_class_maps(const core::ClassMaps<T>& maps, core::StridedScalars x, core::StridedScalars y,
+                         core::StridedScalars sample_inds, int64_t num_peaks, T* probs) const {
+    for (int64_t p = 0; p < num_peaks; ++p) core::sample_peak(maps, x, y, sample_inds, p, probs);
+  }
+
+  void peak_sort_keys(core::StridedScalars sample_inds, core::StridedScalars channel_inds, int64_t num_peaks,
+                      int64_t n_samples, int64_t n_channels, int64_t* sort_keys, int64_t* class_inds) const {
+    for (int64_t p = 0; p < num_peaks; ++p) {
+      core::peak_sort_key(sample_inds, channel_inds, p, n_samples, n_channels, sort_keys, class_inds);
+    }
+  }
+
+  template <typename T>
+  void instance_scatter(const core::InstanceScatter<T>& scatter, const int64_t* sort_keys, const int64_t* class_inds,
+                        int64_t num_peaks, int64_t num_groups) const {
+    for (int64_t p = 0; p < num_peaks; ++p) scatter.sorted_peak(p, sort_keys, class_inds, num_groups);
+  }
+
+  // The workspace is filled with junk first (NaN, and a large negative int):
+  // device memory from the caching allocator holds whatever it held before,
+  // and no solve may read a slot before writing it. Problems run one after
+  // another here, where the GPU runs them at once, so slots that overlapped
+  // would still give the right answers: the slots are checked to be
+  // disjoint and inside the workspace instead.
+  template <typename T>
+  void ragged_lsa(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, int32_t* offsets_bad) const {
+    if (p.num_problems == 0) return;
+    const int64_t units = core::workspace_units(p.num_rows, p.num_problems, p.num_cols);
+    std::fill_n(doubles, core::kDoublesPerUnit * units, std::numeric_limits<double>::quiet_NaN());
+    std::fill_n(ints, core::kIntsPerUnit * units, int32_t{-0x5a5a5a5a});
+    *offsets_bad = 0;
+    for (int64_t s = 0; s < p.num_problems; ++s) {
+      if (!core::offsets_pair_valid(p.offsets, s, p.num_rows)) *offsets_bad = 1;
+    }
+    const bool refuse = *offsets_bad != 0;
+    for (int64_t s = 0, end = 0; s < p.num_problems && !refuse; ++s) {
+      const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
+      const int64_t size = p.offsets[s + 1] - p.offsets[s] + p.num_cols;
+      TORCH_CHECK(end <= slot && slot + size <= units, "workspace slot of problem ", s, " [", slot, ", ", slot + size,
+                  ") overlaps the previous one or leaves the workspace of ", units, " units");
+      end = slot + size;
+    }
+    for (int64_t s = 0; s < p.num_problems; ++s) core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
+  }
+};
+
+}  // namespace ops
+}  // namespace idmatch
