@@ -7,7 +7,6 @@ answers must be identical, ties included.
 
 import contextlib
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -20,6 +19,7 @@ from conftest import (
     INFEASIBLE_MESSAGE,
     INT_DTYPES,
     INVALID_ENTRIES_MESSAGE,
+    assert_child_ok,
     cpu_has_avx512,
     cpu_kernel_kind,
     describe,
@@ -30,6 +30,7 @@ from conftest import (
     random_shape,
     random_values,
     raw_op,
+    run_child,
 )
 from idmatch import Status
 from idmatch._common import FLOATING_DTYPES
@@ -316,8 +317,8 @@ def test_cpu_avx512_setting_other_than_0_or_1_warns(value):
     )
     env = dict(os.environ, IDMATCH_CPU_AVX512=value)
     env.pop("IDMATCH_CPU_CUDA_PATH", None)
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_child("-c", script, env=env, timeout=300)
+    assert_child_ok(result, f"IDMATCH_CPU_AVX512={value!r}")
     kind, warnings_text = result.stdout.splitlines()
     assert kind == ("avx512" if cpu_has_avx512() else "portable")
     assert "IDMATCH_CPU_AVX512" in warnings_text + result.stderr
