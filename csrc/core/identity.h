@@ -42,17 +42,13 @@ enum class ScalarKind : int32_t { kFloat64, kFloat32, kFloat16, kBFloat16, kInt6
 IDMATCH_HOST_DEVICE inline int64_t element_size(ScalarKind kind) {
   switch (kind) {
     case ScalarKind::kFloat64:
-    case ScalarKind::kInt64:
-      return 8;
+    case ScalarKind::kInt64: return 8;
     case ScalarKind::kFloat32:
-    case ScalarKind::kInt32:
-      return 4;
+    case ScalarKind::kInt32: return 4;
     case ScalarKind::kFloat16:
     case ScalarKind::kBFloat16:
-    case ScalarKind::kInt16:
-      return 2;
-    default:
-      return 1;
+    case ScalarKind::kInt16: return 2;
+    default: return 1;
   }
 }
 
@@ -99,33 +95,22 @@ struct StridedScalars {
   IDMATCH_HOST_DEVICE IDMATCH_INLINE double as_double(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
-      case ScalarKind::kFloat64:
-        return *reinterpret_cast<const double*>(a);
-      case ScalarKind::kFloat32:
-        return *reinterpret_cast<const float*>(a);
-      case ScalarKind::kFloat16:
-        return static_cast<float>(*reinterpret_cast<const c10::Half*>(a));
-      case ScalarKind::kBFloat16:
-        return static_cast<float>(*reinterpret_cast<const c10::BFloat16*>(a));
-      default:
-        return static_cast<double>(as_int64(i));
+      case ScalarKind::kFloat64: return *reinterpret_cast<const double*>(a);
+      case ScalarKind::kFloat32: return *reinterpret_cast<const float*>(a);
+      case ScalarKind::kFloat16: return static_cast<float>(*reinterpret_cast<const c10::Half*>(a));
+      case ScalarKind::kBFloat16: return static_cast<float>(*reinterpret_cast<const c10::BFloat16*>(a));
+      default: return static_cast<double>(as_int64(i));
     }
   }
   IDMATCH_HOST_DEVICE IDMATCH_INLINE int64_t as_int64(int64_t i) const {
     const char* a = address(i);
     switch (kind) {
-      case ScalarKind::kInt64:
-        return *reinterpret_cast<const int64_t*>(a);
-      case ScalarKind::kInt32:
-        return *reinterpret_cast<const int32_t*>(a);
-      case ScalarKind::kInt16:
-        return *reinterpret_cast<const int16_t*>(a);
-      case ScalarKind::kInt8:
-        return *reinterpret_cast<const int8_t*>(a);
-      case ScalarKind::kUInt8:
-        return *reinterpret_cast<const uint8_t*>(a);
-      default:
-        return 0;  // floating indices are refused before any kernel runs
+      case ScalarKind::kInt64: return *reinterpret_cast<const int64_t*>(a);
+      case ScalarKind::kInt32: return *reinterpret_cast<const int32_t*>(a);
+      case ScalarKind::kInt16: return *reinterpret_cast<const int16_t*>(a);
+      case ScalarKind::kInt8: return *reinterpret_cast<const int8_t*>(a);
+      case ScalarKind::kUInt8: return *reinterpret_cast<const uint8_t*>(a);
+      default: return 0;  // floating indices are refused before any kernel runs
     }
   }
   // Copies element i, bit for bit, to element `dest` of a contiguous array of
@@ -134,18 +119,10 @@ struct StridedScalars {
     const char* a = address(i);
     char* o = static_cast<char*>(out);
     switch (element_size(kind)) {
-      case 8:
-        reinterpret_cast<uint64_t*>(o)[dest] = *reinterpret_cast<const uint64_t*>(a);
-        break;
-      case 4:
-        reinterpret_cast<uint32_t*>(o)[dest] = *reinterpret_cast<const uint32_t*>(a);
-        break;
-      case 2:
-        reinterpret_cast<uint16_t*>(o)[dest] = *reinterpret_cast<const uint16_t*>(a);
-        break;
-      default:
-        reinterpret_cast<uint8_t*>(o)[dest] = *reinterpret_cast<const uint8_t*>(a);
-        break;
+      case 8: reinterpret_cast<uint64_t*>(o)[dest] = *reinterpret_cast<const uint64_t*>(a); break;
+      case 4: reinterpret_cast<uint32_t*>(o)[dest] = *reinterpret_cast<const uint32_t*>(a); break;
+      case 2: reinterpret_cast<uint16_t*>(o)[dest] = *reinterpret_cast<const uint16_t*>(a); break;
+      default: reinterpret_cast<uint8_t*>(o)[dest] = *reinterpret_cast<const uint8_t*>(a); break;
     }
   }
 };

@@ -49,6 +49,15 @@ IDMATCH_HOST_DEVICE inline bool offsets_pair_valid(const int64_t* offsets, int64
   return 0 <= begin && begin <= end && end <= num_rows;
 }
 
+// Whether every pair of offsets is usable: the whole batch's check, serially
+// (the CUDA kernel checks the pairs in a grid-stride loop of its own).
+inline bool offsets_valid(const int64_t* offsets, int64_t num_problems, int64_t num_rows) {
+  for (int64_t s = 0; s < num_problems; ++s) {
+    if (!offsets_pair_valid(offsets, s, num_rows)) return false;
+  }
+  return true;
+}
+
 // Workspace slot of problem s in a buffer shared by all problems of a batch
 // with valid offsets: problem s needs k * (rows_s + num_cols) elements (k is
 // kDoublesPerUnit or kIntsPerUnit, see lsa_core.h), so slot s starts at

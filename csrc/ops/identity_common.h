@@ -19,26 +19,16 @@ namespace ops {
 
 inline core::ScalarKind scalar_kind(const at::Tensor& t, const char* name) {
   switch (t.scalar_type()) {
-    case at::kDouble:
-      return core::ScalarKind::kFloat64;
-    case at::kFloat:
-      return core::ScalarKind::kFloat32;
-    case at::kHalf:
-      return core::ScalarKind::kFloat16;
-    case at::kBFloat16:
-      return core::ScalarKind::kBFloat16;
-    case at::kLong:
-      return core::ScalarKind::kInt64;
-    case at::kInt:
-      return core::ScalarKind::kInt32;
-    case at::kShort:
-      return core::ScalarKind::kInt16;
-    case at::kChar:
-      return core::ScalarKind::kInt8;
-    case at::kByte:
-      return core::ScalarKind::kUInt8;
-    default:
-      TORCH_CHECK_TYPE(false, name, " has an unsupported dtype ", t.scalar_type());
+    case at::kDouble: return core::ScalarKind::kFloat64;
+    case at::kFloat: return core::ScalarKind::kFloat32;
+    case at::kHalf: return core::ScalarKind::kFloat16;
+    case at::kBFloat16: return core::ScalarKind::kBFloat16;
+    case at::kLong: return core::ScalarKind::kInt64;
+    case at::kInt: return core::ScalarKind::kInt32;
+    case at::kShort: return core::ScalarKind::kInt16;
+    case at::kChar: return core::ScalarKind::kInt8;
+    case at::kByte: return core::ScalarKind::kUInt8;
+    default: TORCH_CHECK_TYPE(false, name, " has an unsupported dtype ", t.scalar_type());
   }
 }
 

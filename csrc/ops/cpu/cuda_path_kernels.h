@@ -53,10 +53,7 @@ struct HostKernels {
     const int64_t units = core::workspace_units(p.num_rows, p.num_problems, p.num_cols);
     std::fill_n(doubles, core::kDoublesPerUnit * units, std::numeric_limits<double>::quiet_NaN());
     std::fill_n(ints, core::kIntsPerUnit * units, int32_t{-0x5a5a5a5a});
-    *offsets_bad = 0;
-    for (int64_t s = 0; s < p.num_problems; ++s) {
-      if (!core::offsets_pair_valid(p.offsets, s, p.num_rows)) *offsets_bad = 1;
-    }
+    *offsets_bad = core::offsets_valid(p.offsets, p.num_problems, p.num_rows) ? 0 : 1;
     const bool refuse = *offsets_bad != 0;
     for (int64_t s = 0, end = 0; s < p.num_problems && !refuse; ++s) {
       const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);

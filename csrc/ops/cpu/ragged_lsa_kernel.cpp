@@ -145,12 +145,10 @@ struct SmallBatch {
 template <typename T>
 void solve_all(const core::RaggedLsaParams<T>& p, bool fill_rows) {
   const int64_t num_problems = p.num_problems;
-  for (int64_t s = 0; s < num_problems; ++s) {
-    if (!core::offsets_pair_valid(p.offsets, s, p.num_rows)) {
-      std::fill(p.status, p.status + num_problems, core::kInvalidProblem);
-      if (fill_rows) std::fill(p.col_for_row, p.col_for_row + p.num_rows, int64_t{-1});
-      return;
-    }
+  if (!core::offsets_valid(p.offsets, num_problems, p.num_rows)) {
+    std::fill(p.status, p.status + num_problems, core::kInvalidProblem);
+    if (fill_rows) std::fill(p.col_for_row, p.col_for_row + p.num_rows, int64_t{-1});
+    return;
   }
   if (num_problems == 0) {
     // No problem, so no row is in one (and offsets[0] was never checked).
