@@ -13,6 +13,10 @@
 #   make gpu-check OUT=DIR  on a machine with an NVIDIA GPU: build for it, the
 #                    tests on CUDA, compute-sanitizer, the CUDA benchmark
 #                    (tools/gpu_check.sh); logs and JSON into DIR
+#   make sleap-check idmatch.sleap_nn against the real sleap-nn, in an
+#                    environment of its own: the switch, parity of every
+#                    replaced function and adapter, sleap-nn's Predictor on
+#                    its trained models with and without idmatch
 #   make lint        ruff (lint, format, import order) and clang-format checks;
 #                    make format applies both formatters
 #   make sanitize-check  AddressSanitizer + UndefinedBehaviorSanitizer build,
@@ -31,7 +35,7 @@ CUDA_HOME ?= /usr/local/cuda
 TORCH_CUDA_ARCH_LIST ?= 7.5;8.0;8.6;9.0
 export MAX_JOBS ?= 2
 
-.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check lint format gpu-check
+.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check sleap-check lint format gpu-check
 
 # $(1): venv folder, $(2): torch version
 define make_venv
@@ -113,6 +117,23 @@ cuda-check: $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION)
 OUT ?= gpu-check-out
 gpu-check:
 	tools/gpu_check.sh $(OUT)
+
+# sleap-nn from the package index next to torch's CUDA build (PyPI's
+# torchvision wheels need it; no GPU is needed), and idmatch built for the
+# CPU; the tests fetch sleap-nn's trained checkpoints and video from its
+# source distribution once (tests/sleap_nn_support.py).
+SLEAP_VENV ?= .venv-sleap
+TORCHVISION_VERSION ?= 0.29.1
+SLEAP_TESTS = tests/test_sleap_nn_switch.py tests/test_sleap_nn_parity.py tests/test_sleap_nn_predictor.py
+
+$(SLEAP_VENV)/.torch-$(CUDA_TORCH_VERSION):
+	$(call make_venv,$(SLEAP_VENV),$(CUDA_TORCH_VERSION))
+	$(SLEAP_VENV)/bin/python -m pip install "torchvision==$(TORCHVISION_VERSION)"
+	touch $@
+
+sleap-check: $(SLEAP_VENV)/.torch-$(CUDA_TORCH_VERSION)
+	IDMATCH_CUDA=0 $(SLEAP_VENV)/bin/python -m pip install --no-build-isolation ".[test,sleap]"
+	$(SLEAP_VENV)/bin/python -m pytest $(SLEAP_TESTS)
 
 # The CPU extension built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (IDMATCH_SANITIZE=1, its own build directory) in an environment of its own,

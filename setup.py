@@ -6,7 +6,7 @@ CUDA build and a CUDA toolkit is found (CUDA_HOME). TORCH_CUDA_ARCH_LIST picks
 the GPU architectures, as for any torch extension.
 
 IDMATCH_SANITIZE=1 builds the CPU extension with AddressSanitizer and
-UndefinedBehaviorSanitizer, in its own build directory (build/sanitize); it
+UndefinedBehaviorSanitizer, in its own build directory (build/sanitize-torchX.Y); it
 must be loaded with the sanitizer runtime preloaded: see
 tools/run_sanitized.sh and `make sanitize-check`.
 """
@@ -116,6 +116,8 @@ def extension():
     return ext_class("idmatch._C", files, py_limited_api=True, extra_link_args=link_flags, **kwargs)
 
 
+VARIANT = "sanitize" if SANITIZE else "cuda" if WITH_CUDA else "cpu"
+TORCH_MAJOR_MINOR = ".".join(torch.__version__.split("+")[0].split(".")[:2])
 EXTENSION = extension()
 
 setup(
@@ -123,9 +125,10 @@ setup(
     ext_modules=[EXTENSION],
     cmdclass={"build_ext": cpp_extension.BuildExtension},
     options={
-        # CPU, CUDA and sanitized variants keep separate object files, so that
-        # building one never reuses another's.
-        "build": {"build_base": os.path.join("build", "sanitize" if SANITIZE else "cuda" if WITH_CUDA else "cpu")},
+        # CPU, CUDA and sanitized variants, and builds against different torch
+        # releases, keep separate object files, so that building one never
+        # reuses or overwrites another's.
+        "build": {"build_base": os.path.join("build", f"{VARIANT}-torch{TORCH_MAJOR_MINOR}")},
         "bdist_wheel": {"py_limited_api": "cp39"},
     },
 )

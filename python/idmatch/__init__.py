@@ -11,7 +11,8 @@ from ._version import __version__ as __version__
 
 _LIBRARY_PATH = load_ops_library()
 
-from . import _fake  # noqa: E402,F401  (registers the fake kernels)
+# _fake registers the fake kernels; sleap_nn imports sleap-nn only when called.
+from . import _fake, sleap_nn  # noqa: E402,F401
 from ._common import PeakCode, Status  # noqa: E402
 from .identity import (  # noqa: E402
     classify_peaks_from_maps,

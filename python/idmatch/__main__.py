@@ -36,6 +36,18 @@ def _demo_run(args: argparse.Namespace) -> int:
     return demo.run(args)
 
 
+def _sleap_nn_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "args", nargs=argparse.REMAINDER, help="sleap-nn's own arguments, e.g. track -i video.mp4 -m model"
+    )
+
+
+def _sleap_nn_run(args: argparse.Namespace) -> int:
+    from . import sleap_nn
+
+    return sleap_nn.run_cli(args.args)
+
+
 _Command = Tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 _COMMANDS: List[_Command] = [
@@ -50,6 +62,12 @@ _COMMANDS: List[_Command] = [
         "time idmatch against scipy and other solvers, after checking their answers",
         _bench_arguments,
         _bench_run,
+    ),
+    (
+        "sleap-nn",
+        "run sleap-nn's command line (sleap-nn ARGS...) with idmatch enabled",
+        _sleap_nn_arguments,
+        _sleap_nn_run,
     ),
 ]
 
@@ -69,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sleap-nn"]:
+        # Everything after the command is sleap-nn's, --help included.
+        from . import sleap_nn
+
+        return sleap_nn.run_cli(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
