@@ -15,6 +15,7 @@ import torch
 from .._cli import UsageError
 from . import report, runners
 from .plot import write_plot
+from .sleap import sleap_nn_available
 from .timing import Settings, time_runners
 from .workloads import WORKLOADS, SetupContext, Workload
 
@@ -135,9 +136,15 @@ def run_workload(workload: Workload, ctx: SetupContext, settings: Settings) -> D
 def run(args: argparse.Namespace) -> int:
     if args.list:
         for workload in WORKLOADS.values():
-            print(f"{workload.name:4s} {workload.description}")
+            needs = " (needs sleap-nn)" if workload.needs_sleap_nn else ""
+            print(f"{workload.name:4s} {workload.description}{needs}")
         return 0
     names = select_workloads(args.workloads, WORKLOADS)
+    if not sleap_nn_available():
+        needing = [name for name in names if WORKLOADS[name].needs_sleap_nn]
+        if needing and (args.workloads or "all").strip().lower() != "all":
+            raise UsageError(f"{', '.join(needing)} run sleap-nn's own code: pip install 'idmatch[sleap]'")
+        names = [name for name in names if name not in needing]
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False)")
     try:

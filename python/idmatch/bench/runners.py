@@ -28,6 +28,9 @@ from .timing import synchronize
 from .workloads import (
     IdentitySpec,
     LsaSpec,
+    PaddedSpec,
+    PafSpec,
+    PredictorSpec,
     SetupContext,
     Workload,
     identity_inputs,
@@ -75,6 +78,14 @@ def prepare(workload: Workload, ctx: SetupContext) -> Prepared:
         return lsa_runners(workload.spec, ctx)
     if isinstance(workload.spec, IdentitySpec):
         return identity_runners(workload.spec, ctx)
+    from . import sleap
+
+    if isinstance(workload.spec, PaddedSpec):
+        return sleap.padded_runners(workload.spec, ctx)
+    if isinstance(workload.spec, PafSpec):
+        return sleap.paf_runners(workload.spec, ctx)
+    if isinstance(workload.spec, PredictorSpec):
+        return sleap.predictor_runners(workload.spec, ctx)
     raise TypeError(f"workload {workload.name}: no runners for a {type(workload.spec).__name__}")
 
 

@@ -3,14 +3,16 @@ inputs drawn from a seeded generator (docs/benchmarks.md, "Workloads").
 
 LSA workloads L1-L4 and T: batches of random cost matrices. Identity
 workloads W1-W4: bottom-up multi-class inference, ``classify_peaks_from_maps``
-on one batch of class maps and peaks.
+on one batch of class maps and peaks. Where sleap-nn is installed, also its
+own code against idmatch's (bench/sleap.py): X1-X2 the exported-model
+adapter, P1-P5 PAF candidate matching, E1-E2 its Predictor end to end.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -35,10 +37,51 @@ class IdentitySpec:
 
 
 @dataclass(frozen=True)
+class PaddedSpec:
+    """The exported bottom-up multi-class adapter's input: B samples, N
+    nodes, K peak slots per node, C classes, a fraction of slots valid."""
+
+    batch: int
+    nodes: int
+    k: int
+    classes: int
+    valid: float
+
+
+@dataclass(frozen=True)
+class PafSpec:
+    """PAF candidates of a batch: a tree skeleton of N nodes (N - 1 edges),
+    A animals, each node detected in each animal with a 90% chance, plus
+    one false peak per node in a frame out of four; every source and
+    destination peak of an edge is a candidate."""
+
+    batch: int
+    nodes: int
+    animals: int
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """sleap-nn's Predictor on one of its trained models (a folder under its
+    tests/assets/model_ckpts) over the first frames of a video."""
+
+    model: str
+    frames: int
+    batch_size: int
+    peak_threshold: float
+    # The sleap-nn function whose time is the matching step.
+    step: Tuple[str, str]
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
-    spec: LsaSpec | IdentitySpec
+    spec: LsaSpec | IdentitySpec | PaddedSpec | PafSpec | PredictorSpec
+
+    @property
+    def needs_sleap_nn(self) -> bool:
+        return isinstance(self.spec, (PaddedSpec, PafSpec, PredictorSpec))
 
 
 WORKLOADS: Dict[str, Workload] = {
@@ -55,6 +98,31 @@ WORKLOADS: Dict[str, Workload] = {
         Workload("W2", "batch, 2 animals", IdentitySpec(8, 2, 13, 192, 192, 3)),
         Workload("W3", "batch, 5 animals", IdentitySpec(16, 5, 20, 160, 160, 6)),
         Workload("W4", "large", IdentitySpec(64, 10, 30, 96, 96, 12)),
+        Workload("X1", "sleap-nn's exported bottom-up multi-class adapter", PaddedSpec(8, 13, 10, 4, 0.7)),
+        Workload("X2", "the exported adapter, large", PaddedSpec(16, 30, 20, 10, 0.7)),
+        Workload("P1", "PAF matching, 5 animals", PafSpec(8, 13, 5)),
+        Workload("P2", "PAF matching, 2 animals", PafSpec(8, 13, 2)),
+        Workload("P3", "PAF matching, 30 nodes, 10 animals", PafSpec(8, 30, 10)),
+        Workload("P4", "PAF matching, batch 32", PafSpec(32, 13, 5)),
+        Workload("P5", "PAF matching, batch 32, 30 nodes, 10 animals", PafSpec(32, 30, 10)),
+        Workload(
+            "E1",
+            "sleap-nn's Predictor, bottom-up multi-class model",
+            PredictorSpec(
+                "minimal_instance_multiclass_bottomup",
+                16,
+                4,
+                0.05,
+                ("sleap_nn.inference.ops.identity", "classify_peaks_from_maps"),
+            ),
+        ),
+        Workload(
+            "E2",
+            "sleap-nn's Predictor, bottom-up PAF model",
+            PredictorSpec(
+                "minimal_instance_bottomup", 16, 4, 0.05, ("sleap_nn.inference.ops.paf", "match_candidates_batch")
+            ),
+        ),
     )
 }
 

@@ -1,0 +1,222 @@
+"""Workloads against sleap-nn itself, where it is installed: its
+exported-model adapter's post-processing (X), its PAF candidate matching (P)
+and its Predictor end to end on its own trained models (E). sleap-nn's own
+code is the oracle of each; idmatch must give the same answers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+import idmatch
+
+from .runners import Check, Prepared, Runner, compare_outputs
+from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
+
+
+def sleap_nn_available() -> bool:
+    return importlib.util.find_spec("sleap_nn") is not None
+
+
+# --------------------------------------------------------------------------
+# X: the exported-model adapter
+
+
+class _FixedBackend:
+    """Stands for the exported engine: returns the same raw outputs."""
+
+    does_baked_postproc = True
+
+    def __init__(self, raw: Dict[str, torch.Tensor]) -> None:
+        self.raw = raw
+
+    def __call__(self, image: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return self.raw
+
+
+def padded_runners(spec: PaddedSpec, ctx: SetupContext) -> Prepared:
+    from sleap_nn.inference.layers.exported import ExportedBottomUpMultiClassLayer
+
+    generator = ctx.generator()
+    shape = (spec.batch, spec.nodes, spec.k)
+    mask = torch.rand(shape, generator=generator) < spec.valid
+    peaks = torch.rand(shape + (2,), generator=generator) * 160
+    peak_vals = torch.rand(shape, generator=generator)
+    class_probs = torch.softmax(torch.randn(shape + (spec.classes,), generator=generator), dim=-1)
+    raw = dict(peaks=peaks, peak_vals=peak_vals, peak_mask=mask, class_probs=class_probs)
+    layer = ExportedBottomUpMultiClassLayer(backend=_FixedBackend(raw), n_nodes=spec.nodes, n_classes=spec.classes)
+    image = torch.zeros((spec.batch, 1, 8, 8))
+    adapter = type(layer).predict  # sleap-nn's own, captured before any enable()
+
+    def outputs(out) -> Tuple[torch.Tensor, ...]:
+        return (out.pred_keypoints, out.pred_peak_values, out.pred_class_vectors)
+
+    runners = {
+        "idmatch": Runner(
+            lambda: idmatch.classify_padded_peaks(peaks, peak_vals, mask, class_probs),
+            lambda out: tuple(out),
+            "idmatch.classify_padded_peaks",
+        ),
+        "sleap-nn adapter": Runner(
+            lambda: adapter(layer, image),
+            outputs,
+            "sleap_nn ExportedBottomUpMultiClassLayer.predict: group_class_peaks, then a loop over the peaks",
+        ),
+    }
+    return Prepared(
+        shape=f"B={spec.batch} N={spec.nodes} K={spec.k} C={spec.classes}, {int(mask.sum())} valid peaks",
+        runners=runners,
+        oracle="sleap-nn adapter",
+        compare=compare_outputs,
+        notes=["X: sleap-nn's adapter is timed on a backend that returns fixed outputs: its post-processing only"],
+    )
+
+
+# --------------------------------------------------------------------------
+# P: PAF candidate matching
+
+
+def paf_candidates(spec: PafSpec, ctx: SetupContext) -> Tuple[List[torch.Tensor], ...]:
+    generator = np.random.default_rng(ctx.generator().initial_seed())
+    edges = [(int(generator.integers(0, child)), child) for child in range(1, spec.nodes)]
+    edge_inds, edge_peak_inds, line_scores = [], [], []
+    for _ in range(spec.batch):
+        # Peaks per node: the detected animals and sometimes a false one.
+        counts = generator.binomial(spec.animals, 0.9, spec.nodes) + (generator.random(spec.nodes) < 0.25)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        sample_edges, sample_pairs, sample_scores = [], [], []
+        for k, (src, dst) in enumerate(edges):
+            for s in range(counts[src]):
+                for d in range(counts[dst]):
+                    sample_edges.append(k)
+                    sample_pairs.append((starts[src] + s, starts[dst] + d))
+                    same = s == d and s < spec.animals
+                    sample_scores.append(generator.uniform(0.6, 1.0) if same else generator.uniform(-0.2, 0.5))
+        edge_inds.append(torch.tensor(sample_edges, dtype=torch.int32))
+        edge_peak_inds.append(torch.tensor(sample_pairs, dtype=torch.int32).reshape(-1, 2))
+        line_scores.append(torch.tensor(sample_scores, dtype=torch.float32))
+    return edge_inds, edge_peak_inds, line_scores, len(edges)
+
+
+def _flat(lists) -> Tuple[torch.Tensor, ...]:
+    return tuple(torch.cat(parts) for parts in lists)
+
+
+def paf_runners(spec: PafSpec, ctx: SetupContext) -> Prepared:
+    from sleap_nn.inference.ops import paf as sleap_paf
+
+    from .. import paf
+
+    edge_inds, edge_peak_inds, line_scores, n_edges = paf_candidates(spec, ctx)
+    sleap_match = sleap_paf.match_candidates_batch  # sleap-nn's own, captured before any enable()
+    runners = {
+        "idmatch": Runner(
+            lambda: paf.match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges),
+            _flat,
+            "idmatch.paf.match_candidates_batch: one raw-op call per batch",
+        ),
+        "sleap-nn": Runner(
+            lambda: sleap_match(edge_inds, edge_peak_inds, line_scores, n_edges),
+            _flat,
+            "sleap_nn.inference.ops.paf.match_candidates_batch: scipy per (sample, edge)",
+        ),
+    }
+    candidates = sum(len(e) for e in edge_inds)
+    return Prepared(
+        shape=f"batch {spec.batch}, {spec.nodes} nodes, {spec.animals} animals, {candidates} candidates",
+        runners=runners,
+        oracle="sleap-nn",
+        compare=compare_outputs,
+    )
+
+
+# --------------------------------------------------------------------------
+# E: sleap-nn's Predictor end to end
+
+
+def _compare_labels(expected, got) -> Check:
+    from .._sleap_nn_examples import labels_difference
+
+    difference = labels_difference(got, expected)
+    return Check("exact") if difference is None else Check("mismatch", difference)
+
+
+def _timed_run(run: Callable[[], Any], function: Callable, frames: int) -> Tuple[float, float]:
+    """Frames per second of one run, and the share of its time spent in
+    ``function``, wherever sleap-nn's modules hold it."""
+    from .. import sleap_nn as switch
+
+    spent: List[float] = []
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - began)
+
+    switch._swap_everywhere(function, timed)
+    try:
+        began = time.perf_counter()
+        run()
+        total = time.perf_counter() - began
+    finally:
+        switch._swap_everywhere(timed, function)
+    return frames / total, sum(spent) / total
+
+
+def predictor_runners(spec: PredictorSpec, ctx: SetupContext) -> Prepared:
+    import sleap_io as sio
+    from sleap_nn.inference.predictor import Predictor
+    from sleap_nn.inference.providers import VideoProvider
+
+    from .. import sleap_nn as switch
+    from .._sleap_nn_examples import assets_dir
+
+    if ctx.device.type != "cpu":
+        raise ValueError("the end-to-end workloads run on the CPU")
+    assets = assets_dir()
+    predictor = Predictor.from_model_paths(
+        [str(assets / "model_ckpts" / spec.model)],
+        device="cpu",
+        batch_size=spec.batch_size,
+        peak_threshold=spec.peak_threshold,
+    )
+    video = sio.load_video(str(assets / "datasets" / "centered_pair_small.mp4"))
+
+    def predict():
+        provider = VideoProvider(video=video, batch_size=spec.batch_size, frames=list(range(spec.frames)))
+        return predictor.predict(provider, make_labels=True, videos=[video])
+
+    def predict_with_idmatch():
+        with switch.enabled():
+            return predict()
+
+    # Where the time goes: one run each with the matching step timed, after
+    # a run that pays for the first call's set-up.
+    predict()
+    module_name, name = spec.step
+    their_fps, their_share = _timed_run(predict, getattr(importlib.import_module(module_name), name), spec.frames)
+    with switch.enabled():
+        our_fps, our_share = _timed_run(predict, getattr(switch, name), spec.frames)
+    note = (
+        f"E ({spec.model}): one timed run each: sleap-nn {their_fps:.2f} frames/s, {name} "
+        f"{100 * their_share:.1f}% of the time; with idmatch {our_fps:.2f} frames/s, {100 * our_share:.2f}%"
+    )
+    runners = {
+        "idmatch": Runner(predict_with_idmatch, label="sleap-nn's Predictor with idmatch.sleap_nn.enabled()"),
+        "sleap-nn": Runner(predict, label="sleap-nn's Predictor"),
+    }
+    return Prepared(
+        shape=f"{spec.model}, {spec.frames} frames 384x384, batch {spec.batch_size}",
+        runners=runners,
+        oracle="sleap-nn",
+        compare=_compare_labels,
+        notes=[note],
+    )
