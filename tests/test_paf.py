@@ -445,3 +445,32 @@ def test_infeasible_problems_in_bulk():
             for a, e in zip(out, expected):
                 assert_identical(a, e, f"trial {trial}")
     assert infeasible > 40
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_nested_tensor_and_tuple_inputs():
+    rng = np.random.default_rng(13)
+    edges, peaks, scores = random_batch(rng, 4, 3, "dense", torch.float32, torch.int32)
+    scores = no_posinf(scores)
+    expected = match_candidates_batch(edges, peaks, scores, 3)
+    for form, args in (
+        ("tuple", (tuple(edges), tuple(peaks), tuple(scores))),
+        ("nested", tuple(torch.nested.nested_tensor(x) for x in (edges, peaks, scores))),
+    ):
+        got = match_candidates_batch(*args, 3)
+        for g, e in zip(got, expected):
+            assert len(g) == len(e), form
+            for k, (a, b) in enumerate(zip(g, e)):
+                assert_identical(a, b, f"{form}, sample {k}")
+
+
+def test_compile_dynamic_shapes():
+    torch._dynamo.reset()
+    compiled = torch.compile(RawMatch(), fullgraph=True, backend="aot_eager", dynamic=True)
+    for seed in (1, 2):
+        rng = np.random.default_rng(seed)
+        edges, peaks, scores = random_batch(rng, 3, 4, "sparse", torch.float32, torch.int64)
+        samples = torch.cat([torch.full((len(e),), k, dtype=torch.int64) for k, e in enumerate(edges)])
+        inputs = (torch.cat(edges), torch.cat(peaks), torch.cat(no_posinf(scores)), samples)
+        for a, e in zip(compiled(*inputs), RawMatch()(*inputs)):
+            assert_identical(a, e, f"dynamic, seed {seed}")
