@@ -201,6 +201,9 @@ def test_empty_inputs():
     out = match_candidates_batch([e, e], [e.reshape(0, 2), e.reshape(0, 2)], [torch.empty(0), torch.empty(0)], 4)
     for lst, dtype in zip(out, (torch.int32, torch.int32, torch.int32, torch.float32)):
         assert [t.shape[0] for t in lst] == [0, 0] and all(t.dtype == dtype for t in lst)
+    # Empties of other shapes stand for a sample without candidates too.
+    out = match_candidates_batch([e.reshape(0, 1)], [e], [torch.empty(0, 1)], 2)
+    assert [len(lst) for lst in out] == [1, 1, 1, 1] and out[0][0].shape == (0,)
     matched, src, dst, status = RAW.match_paf_candidates(e, e.reshape(0, 2), torch.empty(0), e, 2, 3)
     assert matched.shape == (0,) and src.dtype == torch.int32 and status.shape == (2, 3)
     assert bool((status == Status.OK.value).all())

@@ -193,6 +193,9 @@ def match_candidates_batch(
         return [], [], [], []
     device = scores[0].device
     for k in range(n_samples):
+        if scores[k].numel() == 0 and edges[k].numel() == 0 and peaks[k].numel() == 0:
+            # A sample without candidates, whatever the shapes of its empties.
+            edges[k], peaks[k], scores[k] = edges[k].reshape(0), peaks[k].reshape(0, 2), scores[k].reshape(0)
         count = scores[k].shape[0] if scores[k].dim() > 0 else -1
         if scores[k].dim() != 1 or edges[k].shape != (count,) or peaks[k].shape != (count, 2):
             raise ValueError(
