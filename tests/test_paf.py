@@ -106,6 +106,9 @@ def check_infeasible_edge(cost, src, dst, score, what):
     expected = math.fsum(-cost[rows[keep], cols[keep]])
     actual = math.fsum(score.double().tolist())
     assert math.isclose(actual, expected, rel_tol=1e-12, abs_tol=1e-12), f"{what}: total {actual} != {expected}"
+    # The op's placeholder is this one, computed alike, and its solver is
+    # scipy's: so the pairs themselves are scipy's with the placeholder.
+    assert src.tolist() == rows[keep].tolist() and dst.tolist() == cols[keep].tolist(), what
 
 
 def check_batch(edges, peaks, scores, n_edges, what):
