@@ -278,6 +278,21 @@ def test_infeasible_gets_largest_matching():
     assert out[0].numel() == 0
 
 
+def test_infeasible_with_overwritten_extremes():
+    # The placeholder's bounds come from the matrix: a +inf score (-inf cost)
+    # and a large score that later duplicates replace are not in it.
+    edges = torch.zeros(6, dtype=torch.int64)
+    peaks = torch.tensor([[0, 0], [0, 0], [1, 0], [1, 0], [2, 1], [2, 2]])
+    scores = torch.tensor([float("inf"), 0.3, 50.0, 0.8, 0.1, float("nan")])
+    out = match_candidates_sample(edges, peaks, scores, 1)
+    assert out[1].tolist() == [1, 2] and out[2].tolist() == [0, 1]
+    assert out[3].tolist() == [pytest.approx(0.8), pytest.approx(0.1)]
+    cost = edge_cost(peaks, scores)
+    check_infeasible_edge(cost, out[1], out[2], out[3], "overwritten extremes")
+    _, _, _, status = RAW.match_paf_candidates(edges, peaks, scores, edges, 1, 1)
+    assert int(status) == Status.INFEASIBLE_RESOLVED.value
+
+
 def test_prefers_more_pairs_over_a_better_score():
     # a-x 10 alone beats a-y 1 + b-x 1 in score, but the matching of two
     # pairs is the larger one.

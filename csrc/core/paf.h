@@ -190,10 +190,18 @@ IDMATCH_HOST_DEVICE void solve_paf_problem(const PafParams<T>& p, int64_t s, dou
     // scipy would raise; this op answers with the largest matching of finite
     // pairs instead (see paf_placeholder). The first solve stopped before
     // writing any pair, so nothing is marked yet.
+    // The bounds are over the matrix's finite cells: of a pair's duplicates
+    // (adjacent in the row order) only the last counts, as only it is in the
+    // matrix; an earlier one may even be -inf, which a later one replaced.
     double lo = positive_infinity(), hi = -positive_infinity();
     for (int64_t pos = begin; pos < end; ++pos) {
-      const double c = paf_cost(p, p.by_row[pos]);
-      if (c == positive_infinity()) continue;  // no -inf: the solve would have refused it
+      const int64_t k = p.by_row[pos];
+      if (pos + 1 < end) {
+        const int64_t next = p.by_row[pos + 1];
+        if (p.src[next] == p.src[k] && p.dst[next] == p.dst[k]) continue;
+      }
+      const double c = paf_cost(p, k);
+      if (c == positive_infinity()) continue;  // no -inf left: the solve would have refused it
       lo = c < lo ? c : lo;
       hi = c > hi ? c : hi;
     }
