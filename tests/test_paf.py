@@ -495,3 +495,27 @@ def test_compile_dynamic_shapes():
         inputs = (torch.cat(edges), torch.cat(peaks), torch.cat(no_posinf(scores)), samples)
         for a, e in zip(compiled(*inputs), RawMatch()(*inputs)):
             assert_identical(a, e, f"dynamic, seed {seed}")
+
+
+def test_posinf_scores_in_bulk():
+    """+inf scores, some replaced by later duplicates: the batch raises
+    exactly when the reference finds invalid entries in some edge."""
+    rng = np.random.default_rng(31)
+    raised = answered = 0
+    for trial in range(150):
+        edges, peaks, scores = random_batch(rng, 2, 3, "sparse", torch.float32, torch.int64)
+        for t in scores:
+            t[torch.from_numpy(rng.random(t.shape[0]) < 0.03)] = float("inf")
+        invalid = any(
+            isinstance(r, ValueError) and "invalid numeric entries" in str(r)
+            for s in range(2)
+            for r in (reference_edge(edges[s], peaks[s], scores[s], k) for k in range(3))
+        )
+        if invalid:
+            with pytest.raises(ValueError, match="line_scores.*invalid numeric entries"):
+                match_candidates_batch(edges, peaks, scores, 3)
+            raised += 1
+        else:
+            check_batch(edges, peaks, scores, 3, f"trial {trial}")
+            answered += 1
+    assert raised > 20 and answered > 20
