@@ -54,6 +54,17 @@ def identity_batch(rng: np.random.Generator, n_samples: int, n_classes: int, n_c
     return maps, points, vals, samples, channels
 
 
+def paf_batch(rng: np.random.Generator, n_samples: int, n_edges: int, count: int, dtype: torch.dtype):
+    """PAF candidates: tie-heavy scores, some NaN, duplicate pairs, some
+    indices out of range, and sparse problems (many infeasible)."""
+    edges = torch.from_numpy(rng.integers(-1, n_edges + 1, size=count))
+    peaks = torch.from_numpy(rng.integers(0, 9, size=(count, 2)))
+    scores = tie_heavy(rng, (count,), dtype)
+    scores[torch.from_numpy(rng.random(count) < 0.05)] = float("nan")
+    samples = torch.from_numpy(rng.integers(0, n_samples + 1, size=count))
+    return edges, peaks, scores, samples
+
+
 def on(device, tensors):
     return tuple(t.to(device) for t in tensors)
 
@@ -102,6 +113,17 @@ def test_identity_ops_equal_cpu_on_many_groups(dtype):
         assert_outputs_identical(actual, expected, f"match {what}")
 
 
+@pytest.mark.parametrize("dtype", FLOATING_DTYPES)
+def test_paf_op_equals_cpu_on_many_problems(dtype):
+    # 4 dtypes x 25,000 (sample, edge) problems of a few candidates each.
+    rng = np.random.default_rng(23 + FLOATING_DTYPES.index(dtype))
+    n_samples, n_edges = 2500, 10
+    inputs = paf_batch(rng, n_samples, n_edges, 200_000, dtype)
+    expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+    actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
+    assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype}")
+
+
 # ---------------------------------------------------------------------------
 # The raw-op contract on a GPU
 # ---------------------------------------------------------------------------
@@ -113,7 +135,9 @@ def raw_calls(device):
     cost, offsets = on(device, ragged_batch(rng, 40, 6, 9, torch.float32))
     maps, points, vals, samples, channels = on(device, identity_batch(rng, 4, 3, 5, 60, torch.float32))
     probs = RAW.sample_class_maps(maps, points, samples)
+    paf = on(device, paf_batch(rng, 6, 4, 200, torch.float32))
     return [
+        ("match_paf_candidates", lambda: RAW.match_paf_candidates(*paf, 6, 4)),
         ("ragged_linear_sum_assignment", lambda: RAW.ragged_linear_sum_assignment(cost, offsets, False)),
         ("sample_class_maps", lambda: (RAW.sample_class_maps(maps, points, samples),)),
         ("match_peaks_to_classes", lambda: RAW.match_peaks_to_classes(probs, samples, channels, 4, 5)),

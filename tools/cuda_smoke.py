@@ -49,6 +49,23 @@ def identity_cases(device):
     yield maps, empty.reshape(0, 2), empty, empty.long(), empty.long(), 4
 
 
+def paf_cases(device):
+    g = torch.Generator().manual_seed(2)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        count = 300
+        edges = torch.randint(-1, 6, (count,), generator=g)  # -1 and 5 out of range
+        peaks = torch.randint(0, 8, (count, 2), generator=g, dtype=torch.int32)
+        scores = torch.rand(count, generator=g).to(dtype)
+        scores[::17] = float("nan")
+        samples = torch.randint(0, 4, (count,), generator=g)  # 3 is out of range
+        yield edges.to(device), peaks.to(device), scores.to(device), samples.to(device), 3, 5
+        yield edges[::2].to(device), peaks[::2].to(device), scores[::2].to(device), samples[::2].to(device), 3, 5
+        sparse = torch.randint(0, 40, (count, 2), generator=g)  # mostly infeasible problems
+        yield edges.to(device), sparse.to(device), scores.to(device), samples.to(device), 3, 5
+    empty = torch.empty(0, dtype=torch.int64, device=device)
+    yield empty, empty.reshape(0, 2), torch.empty(0, device=device), empty, 2, 3
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device")
@@ -65,6 +82,11 @@ def main() -> int:
         RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
         calls += 1
     print(f"sample_class_maps, match_peaks_to_classes, classify_peaks_from_maps: {calls} calls each")
+    calls = 0
+    for edges, peaks, scores, samples, n_samples, n_edges in paf_cases("cuda"):
+        RAW.match_paf_candidates(edges, peaks, scores, samples, n_samples, n_edges)
+        calls += 1
+    print(f"match_paf_candidates: {calls} calls")
     torch.cuda.synchronize()
     print("all calls returned")
     return 0

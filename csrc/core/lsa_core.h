@@ -29,6 +29,9 @@ enum Status : int32_t {
   kInvalidEntries = 1,  // NaN, or -inf after the maximize negation
   kInfeasible = 2,      // no complete assignment avoids +inf (forbidden) pairs
   kInvalidProblem = 3,  // bad offsets, bad indices or a problem too large
+  // Infeasible, answered anyway with a largest matching of finite pairs
+  // (match_paf_candidates only; see core/paf.h).
+  kInfeasibleResolved = 4,
 };
 
 // Largest dimension the solver takes; its index arrays are int32.

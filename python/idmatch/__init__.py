@@ -25,6 +25,7 @@ from .lsa import (  # noqa: E402
     linear_sum_assignment,
     ragged_linear_sum_assignment,
 )
+from .paf import match_paf_candidates  # noqa: E402
 
 __all__ = [
     "PeakCode",
@@ -34,6 +35,7 @@ __all__ = [
     "get_class_inds_from_vectors",
     "group_class_peaks",
     "linear_sum_assignment",
+    "match_paf_candidates",
     "ragged_linear_sum_assignment",
     "sample_class_maps",
 ]

@@ -29,12 +29,16 @@ class Status(Enum):
       (+inf, or -inf when maximizing), scipy's "cost matrix is infeasible".
     - ``INVALID_PROBLEM`` (3): the problem's offsets are out of order or out
       of range, or a dimension is over 2**31 - 1.
+    - ``INFEASIBLE_RESOLVED`` (4): ``match_paf_candidates`` only: scipy would
+      raise "cost matrix is infeasible"; the op matched a largest set of
+      finite pairs instead, of least total cost among those.
     """
 
     OK = 0
     INVALID_ENTRIES = 1
     INFEASIBLE = 2
     INVALID_PROBLEM = 3
+    INFEASIBLE_RESOLVED = 4
 
 
 class PeakCode(Enum):

@@ -116,3 +116,67 @@ def _classify_peaks_from_maps(
     status = class_maps.new_empty((n_samples, n_channels), dtype=torch.int32)
     problems = class_maps.new_empty((), dtype=torch.int64)
     return points, point_vals, class_probs, class_inds, status, problems
+
+
+def _check_candidate_indices(t: torch.Tensor, name: str, num_candidates, line_scores: torch.Tensor) -> None:
+    torch._check_value(
+        t.dim() == 1 and t.shape[0] == num_candidates,
+        lambda: f"{name} must have shape ({num_candidates},) (one per candidate), got {list(t.shape)}",
+    )
+    torch._check_type(
+        not t.dtype.is_floating_point and not t.dtype.is_complex and t.dtype != torch.bool,
+        lambda: f"{name} must have an integer dtype, got {t.dtype}",
+    )
+    torch._check_type(t.dtype in INDEX_DTYPES, lambda: f"{name} has an unsupported dtype {t.dtype}")
+    _check_same_device(t, name, line_scores, "line_scores")
+
+
+@torch.library.register_fake("idmatch::match_paf_candidates")
+def _match_paf_candidates(
+    edge_inds: torch.Tensor,
+    edge_peak_inds: torch.Tensor,
+    line_scores: torch.Tensor,
+    sample_inds: torch.Tensor,
+    n_samples: int,
+    n_edges: int,
+):
+    torch._check_value(
+        line_scores.dim() == 1,
+        lambda: f"line_scores must be a 1-D tensor (one score per candidate), got shape {list(line_scores.shape)}",
+    )
+    _check_floating(line_scores, "line_scores")
+    num_candidates = line_scores.shape[0]
+    _check_candidate_indices(edge_inds, "edge_inds", num_candidates, line_scores)
+    torch._check_value(
+        edge_peak_inds.dim() == 2 and edge_peak_inds.shape[0] == num_candidates and edge_peak_inds.shape[1] == 2,
+        lambda: (
+            f"edge_peak_inds must have shape ({num_candidates}, 2) (source, destination per candidate), "
+            f"got {list(edge_peak_inds.shape)}"
+        ),
+    )
+    torch._check_type(
+        not edge_peak_inds.dtype.is_floating_point
+        and not edge_peak_inds.dtype.is_complex
+        and edge_peak_inds.dtype != torch.bool,
+        lambda: f"edge_peak_inds must have an integer dtype, got {edge_peak_inds.dtype}",
+    )
+    torch._check_type(
+        edge_peak_inds.dtype in INDEX_DTYPES, lambda: f"edge_peak_inds has an unsupported dtype {edge_peak_inds.dtype}"
+    )
+    _check_same_device(edge_peak_inds, "edge_peak_inds", line_scores, "line_scores")
+    _check_candidate_indices(sample_inds, "sample_inds", num_candidates, line_scores)
+    torch._check_value(n_samples >= 0, lambda: f"n_samples must be >= 0, got {n_samples}")
+    torch._check_value(n_edges >= 0, lambda: f"n_edges must be >= 0, got {n_edges}")
+    torch._check_value(
+        n_samples == 0 or n_edges <= (1 << 62) // n_samples,
+        lambda: f"n_samples * n_edges is too large: {n_samples} samples of {n_edges} edges",
+    )
+    torch._check_value(
+        num_candidates <= 0x7FFFFFFF - 1,
+        lambda: f"too many candidates: {num_candidates} (at most {0x7FFFFFFF - 1})",
+    )
+    matched = line_scores.new_empty((num_candidates,), dtype=torch.bool)
+    src_rank = line_scores.new_empty((num_candidates,), dtype=torch.int32)
+    dst_rank = line_scores.new_empty((num_candidates,), dtype=torch.int32)
+    status = line_scores.new_empty((n_samples, n_edges), dtype=torch.int32)
+    return matched, src_rank, dst_rank, status

@@ -73,3 +73,41 @@ def get_class_inds_from_vectors(peak_class_probs):
     class_inds[torch.from_numpy(rows)] = torch.from_numpy(cols.astype(np.int64))
     class_probs[torch.from_numpy(rows)] = peak_class_probs.cpu()[torch.from_numpy(rows), torch.from_numpy(cols)]
     return class_inds, class_probs
+
+
+def match_candidates_sample(edge_inds_sample, edge_peak_inds_sample, line_scores_sample, n_edges):
+    """PAF candidate matching of one sample, one scipy call per edge: rows are
+    the edge's distinct source peaks, columns its distinct destinations, cell
+    cost the float32 -score of the last candidate of the pair, +inf where
+    none or NaN. Raises as scipy does (infeasible, invalid entries)."""
+    edges = edge_inds_sample.cpu().long()
+    peaks = edge_peak_inds_sample.cpu().long()
+    scores = line_scores_sample.cpu().float()
+    out_edges, out_src, out_dst, out_scores = [], [], [], []
+    for k in range(n_edges):
+        members = torch.nonzero(edges == k).squeeze(1)
+        src_peaks = torch.unique(peaks[members, 0])
+        dst_peaks = torch.unique(peaks[members, 1])
+        cost = np.full((len(src_peaks), len(dst_peaks)), np.inf, dtype=np.float32)
+        for c in members.tolist():
+            row = int(torch.searchsorted(src_peaks, peaks[c, 0]))
+            col = int(torch.searchsorted(dst_peaks, peaks[c, 1]))
+            cost[row, col] = -scores[c].item()
+        cost[np.isnan(cost)] = np.inf
+        rows, cols = linear_sum_assignment(cost)
+        out_edges.append(torch.full((len(rows),), k, dtype=torch.int32))
+        out_src.append(torch.from_numpy(rows.astype(np.int32)))
+        out_dst.append(torch.from_numpy(cols.astype(np.int32)))
+        out_scores.append(torch.from_numpy(-cost[rows, cols]).to(torch.float32))
+    if not out_edges:
+        empty = torch.empty(0, dtype=torch.int32)
+        return empty, empty.clone(), empty.clone(), torch.empty(0, dtype=torch.float32)
+    return torch.cat(out_edges), torch.cat(out_src), torch.cat(out_dst), torch.cat(out_scores)
+
+
+def match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges):
+    """match_candidates_sample for each sample: four lists of tensors."""
+    results = [
+        match_candidates_sample(edge_inds[s], edge_peak_inds[s], line_scores[s], n_edges) for s in range(len(edge_inds))
+    ]
+    return tuple([r[i] for r in results] for i in range(4))

@@ -1,0 +1,262 @@
+"""PAF candidate matching: sleap-nn's per-edge assignment of candidate
+connections between peaks, for a whole batch in one raw op call.
+
+Each (sample, edge) is one assignment problem, as in sleap-nn's
+``match_candidates_sample``: rows are the edge's distinct source peaks,
+columns its distinct destination peaks, both in ascending order, cell costs
+-score (the last candidate of a pair listed twice winning), NaN scores and
+absent pairs forbidden. Solved as scipy's ``linear_sum_assignment`` in
+float64, ties included (docs/design.md, "PAF candidate matching").
+
+One deliberate difference: where scipy raises "cost matrix is infeasible" (no
+complete matching avoids the forbidden pairs), these functions answer with a
+largest matching of the allowed pairs, of least total cost among those; the
+raw op reports such problems as ``Status.INFEASIBLE_RESOLVED``.
+"""
+
+from typing import List, Tuple
+
+import torch
+
+from ._common import Status, _check_floating, _check_tensor, _is_compiling, index_dtypes
+
+
+def _check_candidate_indices(t: torch.Tensor, name: str, num_candidates: int, line_scores: torch.Tensor) -> None:
+    _check_tensor(t, name)
+    if t.dim() != 1 or t.shape[0] != num_candidates:
+        raise ValueError(f"{name} must have shape ({num_candidates},) (one per candidate), got {list(t.shape)}")
+    if t.dtype not in index_dtypes():
+        raise TypeError(f"{name} must have an integer dtype (int64, int32, int16, int8 or uint8), got {t.dtype}")
+    if t.device != line_scores.device:
+        raise ValueError(f"{name} must be on the device of line_scores ({line_scores.device}), got {t.device}")
+
+
+def _check_in_range(t: torch.Tensor, name: str, bound: int, bound_name: str) -> None:
+    if t.numel() > 0:
+        low, high = int(t.min()), int(t.max())
+        if low < 0 or high >= bound:
+            bad = low if low < 0 else high
+            raise ValueError(f"{name} must lie in [0, {bound_name}) = [0, {bound}), got {bad}")
+
+
+def _raise_for_status(status: torch.Tensor) -> None:
+    """ValueError for the first (sample, edge) whose status is an error (the
+    infeasible problems this op resolves are not)."""
+    bad = (status != Status.OK.value) & (status != Status.INFEASIBLE_RESOLVED.value)
+    if status.numel() > 0 and bool(bad.any()):
+        first = int(torch.argmax(bad.flatten().to(torch.int32)))
+        sample, edge = first // status.shape[1], first % status.shape[1]
+        code = int(status.flatten()[first])
+        if code == Status.INVALID_ENTRIES.value:
+            raise ValueError(
+                f"line_scores: sample {sample}, edge {edge}: a +inf score makes the cost matrix contain "
+                "invalid numeric entries"
+            )
+        raise ValueError(
+            f"line_scores: sample {sample}, edge {edge}: cost matrix is infeasible "
+            "(scores too close to the float64 limit for a finite placeholder)"
+        )
+
+
+def match_paf_candidates(
+    edge_inds: torch.Tensor,
+    edge_peak_inds: torch.Tensor,
+    line_scores: torch.Tensor,
+    sample_inds: torch.Tensor,
+    n_samples: int,
+    n_edges: int,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Matches the candidate connections of a batch, per (sample, edge).
+
+    Args:
+        edge_inds: (P,) integer tensor, the skeleton edge of each candidate,
+            in [0, n_edges).
+        edge_peak_inds: (P, 2) integer tensor, the source and destination peak
+            index of each candidate within its sample (any integers: only
+            their order matters).
+        line_scores: (P,) floating tensor (float64, float32, float16 or
+            bfloat16), the score of each candidate, read exactly in float64.
+            NaN and -inf forbid the pair; +inf raises, as scipy does.
+        sample_inds: (P,) integer tensor, the sample of each candidate, in
+            [0, n_samples).
+        n_samples, n_edges: the numbers of samples and edges.
+
+    Returns:
+        ``(matched, src_rank, dst_rank)``, each (P,), on the inputs' device:
+        ``matched`` (bool) marks the candidates whose pair is matched (of a
+        pair listed twice, the last one); ``src_rank`` and ``dst_rank``
+        (int32) give each candidate's row and column in its problem: the
+        rank of its source among the edge's distinct sources, and of its
+        destination among the distinct destinations.
+
+    Where scipy would raise "cost matrix is infeasible", the problem gets a
+    largest set of allowed pairs, of least total cost among those, instead of
+    an error (the raw op's status says ``Status.INFEASIBLE_RESOLVED``).
+
+    Raises:
+        TypeError, ValueError: naming the argument, for a wrong type, shape,
+            dtype or device, an index out of range, or a +inf score in a cell.
+    """
+    _check_tensor(line_scores, "line_scores")
+    if line_scores.dim() != 1:
+        raise ValueError(
+            f"line_scores must be a 1-D tensor (one score per candidate), got shape {list(line_scores.shape)}"
+        )
+    _check_floating(line_scores, "line_scores")
+    num_candidates = line_scores.shape[0]
+    _check_candidate_indices(edge_inds, "edge_inds", num_candidates, line_scores)
+    _check_tensor(edge_peak_inds, "edge_peak_inds")
+    if edge_peak_inds.dim() != 2 or edge_peak_inds.shape[0] != num_candidates or edge_peak_inds.shape[1] != 2:
+        raise ValueError(
+            f"edge_peak_inds must have shape ({num_candidates}, 2) (source, destination per candidate), "
+            f"got {list(edge_peak_inds.shape)}"
+        )
+    if edge_peak_inds.dtype not in index_dtypes():
+        raise TypeError(
+            "edge_peak_inds must have an integer dtype (int64, int32, int16, int8 or uint8), "
+            f"got {edge_peak_inds.dtype}"
+        )
+    if edge_peak_inds.device != line_scores.device:
+        raise ValueError(
+            f"edge_peak_inds must be on the device of line_scores ({line_scores.device}), got {edge_peak_inds.device}"
+        )
+    _check_candidate_indices(sample_inds, "sample_inds", num_candidates, line_scores)
+    if n_samples < 0:
+        raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+    if n_edges < 0:
+        raise ValueError(f"n_edges must be >= 0, got {n_edges}")
+    compiling = _is_compiling()
+    if not compiling:
+        _check_in_range(edge_inds, "edge_inds", n_edges, "n_edges")
+        _check_in_range(sample_inds, "sample_inds", n_samples, "n_samples")
+    matched, src_rank, dst_rank, status = torch.ops.idmatch.match_paf_candidates(
+        edge_inds, edge_peak_inds, line_scores, sample_inds, n_samples, n_edges
+    )
+    if not compiling:
+        _raise_for_status(status)
+    return matched, src_rank, dst_rank
+
+
+def _per_sample(values, name: str) -> List[torch.Tensor]:
+    """The samples of a batch argument: a list or tuple of tensors, a nested
+    tensor, or a tensor indexed along its first dimension."""
+    if isinstance(values, torch.Tensor):
+        return list(values.unbind(0))
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a sequence of tensors (one per sample), got {type(values).__name__}")
+    for k, t in enumerate(values):
+        _check_tensor(t, f"{name}[{k}]")
+    return list(values)
+
+
+def match_candidates_batch(
+    edge_inds,
+    edge_peak_inds,
+    line_scores,
+    n_edges: int,
+) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
+    """sleap-nn's ``match_candidates_batch``, with its arguments and results.
+
+    Args:
+        edge_inds: per sample, (n_candidates,) integer edge indices; a list
+            or tuple of tensors, or a (nested) tensor with one entry per
+            sample.
+        edge_peak_inds: per sample, (n_candidates, 2) integer source and
+            destination peak indices.
+        line_scores: per sample, (n_candidates,) scores, used as float32 (the
+            dtype of sleap-nn's cost matrix).
+        n_edges: the number of edges of the skeleton; candidates of other
+            edges are ignored, as sleap-nn ignores them.
+
+    Returns:
+        Four lists, one CPU tensor per sample each, as sleap-nn returns:
+        matched edge indices (int32), source and destination ranks among the
+        edge's distinct peaks (int32), and scores (float32), per sample in
+        ascending edge order and, within an edge, ascending source rank.
+
+    One raw op call solves the whole batch, on the inputs' device. Where
+    sleap-nn raises "cost matrix is infeasible", the problem gets a largest
+    set of allowed pairs, of least total cost among those, instead.
+    """
+    edges = _per_sample(edge_inds, "edge_inds")
+    peaks = _per_sample(edge_peak_inds, "edge_peak_inds")
+    scores = _per_sample(line_scores, "line_scores")
+    n_samples = len(edges)
+    if len(peaks) != n_samples or len(scores) != n_samples:
+        raise ValueError(
+            f"edge_inds, edge_peak_inds and line_scores must have one entry per sample each, got {n_samples}, "
+            f"{len(peaks)} and {len(scores)}"
+        )
+    if n_edges < 0:
+        raise ValueError(f"n_edges must be >= 0, got {n_edges}")
+    if n_samples == 0:
+        return [], [], [], []
+    device = scores[0].device
+    for k in range(n_samples):
+        if scores[k].numel() == 0 and edges[k].numel() == 0 and peaks[k].numel() == 0:
+            # A sample without candidates, whatever the shapes of its empties.
+            edges[k], peaks[k], scores[k] = edges[k].reshape(0), peaks[k].reshape(0, 2), scores[k].reshape(0)
+        count = scores[k].shape[0] if scores[k].dim() > 0 else -1
+        if scores[k].dim() != 1 or edges[k].shape != (count,) or peaks[k].shape != (count, 2):
+            raise ValueError(
+                f"sample {k}: edge_inds must have shape (n,), edge_peak_inds (n, 2) and line_scores (n,), got "
+                f"{list(edges[k].shape)}, {list(peaks[k].shape)} and {list(scores[k].shape)}"
+            )
+        for t, name in ((edges[k], "edge_inds"), (peaks[k], "edge_peak_inds")):
+            if t.dtype not in index_dtypes():
+                raise TypeError(f"{name}[{k}] must have an integer dtype, got {t.dtype}")
+        if scores[k].is_complex():
+            raise TypeError(f"line_scores[{k}] must be real, got {scores[k].dtype}")
+    lengths = torch.tensor([t.shape[0] for t in scores], dtype=torch.int64)
+    edge = torch.cat([t.to(device=device, dtype=torch.int64) for t in edges])
+    peak = torch.cat([t.to(device=device, dtype=torch.int64) for t in peaks])
+    # sleap-nn writes -score into a float32 matrix: scores round to float32.
+    score = torch.cat([t.to(device=device, dtype=torch.float32) for t in scores])
+    sample = torch.repeat_interleave(torch.arange(n_samples, dtype=torch.int64), lengths).to(device)
+
+    matched, src_rank, dst_rank, status = torch.ops.idmatch.match_paf_candidates(
+        edge, peak, score, sample, n_samples, n_edges
+    )
+    _raise_for_status(status)
+
+    index = matched.nonzero().squeeze(1)
+    m_sample, m_edge, m_src = sample[index], edge[index], src_rank[index].to(torch.int64)
+    # Order: sample, edge, source rank; one key when it fits int64.
+    num_problems = n_samples * max(n_edges, 1)
+    num_ranks = max(int(score.shape[0]), 1)
+    if num_problems < (1 << 62) // num_ranks:
+        order = torch.sort((m_sample * n_edges + m_edge) * num_ranks + m_src, stable=True).indices
+    else:  # pragma: no cover - batches of over 2**62 problem-ranks
+        order = torch.sort(m_src, stable=True).indices
+        order = order[torch.sort(m_edge[order], stable=True).indices]
+        order = order[torch.sort(m_sample[order], stable=True).indices]
+    index = index[order]
+    counts = torch.bincount(sample[index].cpu(), minlength=n_samples).tolist()
+    out_edge = edge[index].to(device="cpu", dtype=torch.int32)
+    out_src = src_rank[index].cpu()
+    out_dst = dst_rank[index].cpu()
+    out_score = score[index].cpu()
+    return (
+        list(out_edge.split(counts)),
+        list(out_src.split(counts)),
+        list(out_dst.split(counts)),
+        list(out_score.split(counts)),
+    )
+
+
+def match_candidates_sample(
+    edge_inds_sample: torch.Tensor,
+    edge_peak_inds_sample: torch.Tensor,
+    line_scores_sample: torch.Tensor,
+    n_edges: int,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """sleap-nn's ``match_candidates_sample``: ``match_candidates_batch`` of
+    a batch of one sample. Returns CPU tensors (int32 edge indices, int32
+    source and destination ranks, float32 scores), as sleap-nn does."""
+    _check_tensor(edge_inds_sample, "edge_inds_sample")
+    _check_tensor(edge_peak_inds_sample, "edge_peak_inds_sample")
+    _check_tensor(line_scores_sample, "line_scores_sample")
+    edges, srcs, dsts, scores = match_candidates_batch(
+        [edge_inds_sample], [edge_peak_inds_sample], [line_scores_sample], n_edges
+    )
+    return edges[0], srcs[0], dsts[0], scores[0]
