@@ -125,7 +125,8 @@ gpu-check:
 # source distribution once (tests/sleap_nn_support.py).
 SLEAP_VENV ?= .venv-sleap
 TORCHVISION_VERSION ?= 0.29.1
-SLEAP_TESTS = tests/test_sleap_nn_switch.py tests/test_sleap_nn_parity.py tests/test_sleap_nn_predictor.py
+SLEAP_TESTS = tests/test_sleap_nn_switch.py tests/test_sleap_nn_parity.py tests/test_sleap_nn_predictor.py \
+	tests/test_readme.py
 
 $(SLEAP_VENV)/.torch-$(CUDA_TORCH_VERSION):
 	$(call make_venv,$(SLEAP_VENV),$(CUDA_TORCH_VERSION))

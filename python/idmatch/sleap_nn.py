@@ -383,12 +383,22 @@ def enabled() -> Iterator[None]:
 
 
 def run_cli(argv: Optional[List[str]] = None) -> int:
-    """sleap-nn's own command line (``sleap-nn ARGS...``) with idmatch enabled."""
-    enable()
+    """sleap-nn's own command line (``sleap-nn ARGS...``) with idmatch
+    enabled; its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        enable()
+    except (ImportError, UnsupportedSleapNN) as error:
+        usage = "usage: python -m idmatch sleap-nn ARGS...: sleap-nn's command line with idmatch enabled"
+        if argv in (["--help"], ["-h"]):
+            print(f"{usage}\n\n{error}")
+            return 0
+        print(f"{usage}\nerror: {error}", file=sys.stderr)
+        return 1
     from sleap_nn.cli import cli
 
     try:
-        cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="sleap-nn")
+        cli.main(args=argv, prog_name="sleap-nn")
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
     return 0
