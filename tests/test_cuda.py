@@ -9,7 +9,7 @@ adds what they do not cover:
   op on CUDA (the padded ops too), bit for bit equal to the CPU op (which the other suites hold to
   scipy and the reference), NaN where the CPU op gives NaN;
 - no host syncs in the raw ops (torch.cuda.set_sync_debug_mode("error"));
-- CUDA graph capture and replay equal to eager runs;
+- CUDA graph capture and replay equal to eager runs (the padded ops too);
 - torch.compile(fullgraph=True) and torch.export on CUDA;
 - a non-default stream, and tensors on cuda:0 while another device is current.
 
@@ -201,6 +201,34 @@ def test_graph_replay_equals_eager():
         torch.cuda.synchronize()
         assert_outputs_identical(captured[0], [t.cpu() for t in eager[0]], f"ragged, replay {round_}")
         assert_outputs_identical(captured[1], [t.cpu() for t in eager[1]], f"classify, replay {round_}")
+
+
+def test_padded_graph_replay_equals_eager():
+    static = on("cuda", padded_batch(np.random.default_rng(12), 8, 5, 6, 4, torch.float32))
+
+    def run(inputs):
+        return (
+            RAW.classify_padded_peaks(*inputs),
+            RAW.match_padded_instances(inputs[3][:, 0], inputs[2][:, 0]),
+        )
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        run(static)  # warm-up outside capture
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = run(static)
+    for round_ in range(3):
+        new = on("cuda", padded_batch(np.random.default_rng(400 + round_), 8, 5, 6, 4, torch.float32))
+        for old, fresh in zip(static, new):
+            old.copy_(fresh)
+        graph.replay()
+        eager = run(new)
+        torch.cuda.synchronize()
+        assert_outputs_identical(captured[0], [t.cpu() for t in eager[0]], f"classify padded, replay {round_}")
+        assert_outputs_identical(captured[1], [t.cpu() for t in eager[1]], f"match padded, replay {round_}")
 
 
 class Classify(torch.nn.Module):
