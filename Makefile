@@ -65,7 +65,7 @@ bench: $(VENV)/.torch-$(TORCH_VERSION)
 # kernels' path, serially on the CPU (csrc/ops/cuda_path.h): the core calls
 # the CUDA kernels make, with their grouping and workspace.
 EXACTNESS_TESTS = tests/test_lsa.py tests/test_identity.py tests/test_properties.py tests/test_far_offsets.py \
-    tests/test_paf.py
+	tests/test_paf.py tests/test_padded.py
 test: install
 	$(VENV)/bin/python -m pytest
 	IDMATCH_CPU_AVX512=0 $(VENV)/bin/python -m pytest $(EXACTNESS_TESTS)

@@ -6,10 +6,10 @@ adds what they do not cover:
 
 - bulk agreement: 100,000 random assignment problems and 100,000 random
   (sample, channel) groups, tie-heavy, every floating dtype, through every raw
-  op on CUDA, bit for bit equal to the CPU op (which the other suites hold to
+  op on CUDA (the padded ops too), bit for bit equal to the CPU op (which the other suites hold to
   scipy and the reference), NaN where the CPU op gives NaN;
 - no host syncs in the raw ops (torch.cuda.set_sync_debug_mode("error"));
-- CUDA graph capture and replay equal to eager runs;
+- CUDA graph capture and replay equal to eager runs (the padded ops too);
 - torch.compile(fullgraph=True) and torch.export on CUDA;
 - a non-default stream, and tensors on cuda:0 while another device is current.
 
@@ -124,6 +124,34 @@ def test_paf_op_equals_cpu_on_many_problems(dtype):
     assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype}")
 
 
+def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots: int, n_classes: int, dtype):
+    """Padded peaks with about a third of the slots masked out, NaN in
+    those."""
+    mask = torch.from_numpy(rng.random((n_samples, n_nodes, n_slots)) < 0.65)
+    peaks = torch.from_numpy(rng.integers(-4, 56, size=(n_samples, n_nodes, n_slots, 2)) / 2.0).to(dtype)
+    vals = torch.from_numpy(rng.random((n_samples, n_nodes, n_slots))).to(dtype)
+    probs = tie_heavy(rng, (n_samples, n_nodes, n_slots, n_classes), dtype)
+    probs[~mask] = float("nan")
+    return peaks, vals, mask, probs
+
+
+@pytest.mark.parametrize("dtype", FLOATING_DTYPES)
+def test_padded_ops_equal_cpu_on_many_groups(dtype):
+    # 4 dtypes x 2 shapes x 12,500 groups (or samples) = 100,000 problems
+    # through each padded op; groups with fewer and more slots than classes.
+    rng = np.random.default_rng(41 + FLOATING_DTYPES.index(dtype))
+    for n_samples, n_nodes, n_slots, n_classes in ((500, 25, 3, 4), (50, 250, 24, 20)):
+        inputs = padded_batch(rng, n_samples, n_nodes, n_slots, n_classes, dtype)
+        what = f"{dtype} B={n_samples} N={n_nodes} K={n_slots} C={n_classes}"
+        expected = RAW.classify_padded_peaks(*inputs)
+        actual = RAW.classify_padded_peaks(*on("cuda", inputs))
+        assert_outputs_identical(actual, expected, f"classify padded {what}")
+        probs, valid = inputs[3].flatten(0, 1), inputs[2].flatten(0, 1)
+        expected = RAW.match_padded_instances(probs, valid)
+        actual = RAW.match_padded_instances(*on("cuda", (probs, valid)))
+        assert_outputs_identical(actual, expected, f"match padded {what}")
+
+
 # ---------------------------------------------------------------------------
 # The raw-op contract on a GPU
 # ---------------------------------------------------------------------------
@@ -136,12 +164,15 @@ def raw_calls(device):
     maps, points, vals, samples, channels = on(device, identity_batch(rng, 4, 3, 5, 60, torch.float32))
     probs = RAW.sample_class_maps(maps, points, samples)
     paf = on(device, paf_batch(rng, 6, 4, 200, torch.float32))
+    padded = on(device, padded_batch(rng, 3, 4, 5, 3, torch.float32))
     return [
         ("match_paf_candidates", lambda: RAW.match_paf_candidates(*paf, 6, 4)),
         ("ragged_linear_sum_assignment", lambda: RAW.ragged_linear_sum_assignment(cost, offsets, False)),
         ("sample_class_maps", lambda: (RAW.sample_class_maps(maps, points, samples),)),
         ("match_peaks_to_classes", lambda: RAW.match_peaks_to_classes(probs, samples, channels, 4, 5)),
         ("classify_peaks_from_maps", lambda: RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, 5)),
+        ("classify_padded_peaks", lambda: RAW.classify_padded_peaks(*padded)),
+        ("match_padded_instances", lambda: RAW.match_padded_instances(padded[3][:, 0], padded[2][:, 0])),
     ]
 
 
@@ -196,6 +227,34 @@ def test_graph_replay_equals_eager():
         assert_outputs_identical(captured[1], [t.cpu() for t in eager[1]], f"classify, replay {round_}")
 
 
+def test_padded_graph_replay_equals_eager():
+    static = on("cuda", padded_batch(np.random.default_rng(12), 8, 5, 6, 4, torch.float32))
+
+    def run(inputs):
+        return (
+            RAW.classify_padded_peaks(*inputs),
+            RAW.match_padded_instances(inputs[3][:, 0], inputs[2][:, 0]),
+        )
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        run(static)  # warm-up outside capture
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = run(static)
+    for round_ in range(3):
+        new = on("cuda", padded_batch(np.random.default_rng(400 + round_), 8, 5, 6, 4, torch.float32))
+        for old, fresh in zip(static, new):
+            old.copy_(fresh)
+        graph.replay()
+        eager = run(new)
+        torch.cuda.synchronize()
+        assert_outputs_identical(captured[0], [t.cpu() for t in eager[0]], f"classify padded, replay {round_}")
+        assert_outputs_identical(captured[1], [t.cpu() for t in eager[1]], f"match padded, replay {round_}")
+
+
 class Classify(torch.nn.Module):
     def forward(self, class_maps, peak_points, peak_vals, sample_inds, channel_inds):
         return idmatch.classify_peaks_from_maps(class_maps, peak_points, peak_vals, sample_inds, channel_inds, 13)
@@ -212,6 +271,22 @@ def test_compile_and_export_on_cuda():
     assert_outputs_identical(compiled(*inputs), expected, "compiled classify")
     exported = torch.export.export(Classify(), inputs).module()
     assert_outputs_identical(exported(*inputs), expected, "exported classify")
+
+
+class Padded(torch.nn.Module):
+    def forward(self, peaks, peak_vals, peak_mask, class_probs):
+        points, point_vals, class_vectors = idmatch.classify_padded_peaks(peaks, peak_vals, peak_mask, class_probs)
+        class_inds, instance_inds = idmatch.match_padded_instances(class_probs[:, 0], peak_mask[:, 0])
+        return points, point_vals, class_vectors, class_inds, instance_inds
+
+
+def test_padded_ops_compile_and_export_on_cuda():
+    inputs = on("cuda", padded_batch(np.random.default_rng(4), 6, 5, 7, 4, torch.float32))
+    expected = Padded()(*(t.cpu() for t in inputs))
+    compiled = torch.compile(Padded(), fullgraph=True)
+    assert_outputs_identical(compiled(*inputs), expected, "compiled padded")
+    exported = torch.export.export(Padded(), inputs).module()
+    assert_outputs_identical(exported(*inputs), expected, "exported padded")
 
 
 def test_non_default_stream():

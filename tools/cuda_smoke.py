@@ -1,7 +1,8 @@
 """Calls every CUDA raw op once per case, small, for compute-sanitizer.
 
 Cases: every floating dtype, empty shapes, strided and expanded inputs,
-out-of-range indices and NaN entries (the status paths), tall problems and
+out-of-range indices and NaN entries (the status paths), padded peaks and
+instances, tall problems and
 problems past the 64-column scan. Prints one line per op and exits 0 when
 every call returned; the sanitizer's report says whether any memory access or
 shared-memory race was wrong.
@@ -66,6 +67,31 @@ def paf_cases(device):
     yield empty, empty.reshape(0, 2), torch.empty(0, device=device), empty, 2, 3
 
 
+def padded_cases(device):
+    g = torch.Generator().manual_seed(2)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        peaks = torch.rand(3, 4, 6, 2, generator=g).to(dtype).to(device)
+        vals = torch.rand(3, 4, 6, generator=g).to(dtype).to(device)
+        mask = (torch.rand(3, 4, 6, generator=g) < 0.6).to(device)
+        probs = torch.randint(0, 3, (3, 4, 6, 5), generator=g).to(dtype).to(device)
+        yield peaks, vals, mask, probs
+        yield peaks[:, :, ::2], vals[:, :, ::2], mask[:, :, ::2], probs[:, :, ::2, :3]  # strided, rows > classes
+    nan = torch.rand(2, 3, 4, 3, generator=g).to(device)
+    nan[1, 2, 0, 1] = float("nan")  # a NaN in a valid slot: that group's status
+    yield (
+        torch.rand(2, 3, 4, 2, device=device),
+        torch.rand(2, 3, 4, device=device),
+        torch.ones(2, 3, 4, dtype=torch.bool, device=device),
+        nan,
+    )
+    yield (
+        torch.empty(2, 0, 4, 2, device=device),
+        torch.empty(2, 0, 4, device=device),
+        torch.empty(2, 0, 4, dtype=torch.bool, device=device),
+        torch.empty(2, 0, 4, 3, device=device),
+    )
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device")
@@ -87,6 +113,12 @@ def main() -> int:
         RAW.match_paf_candidates(edges, peaks, scores, samples, n_samples, n_edges)
         calls += 1
     print(f"match_paf_candidates: {calls} calls")
+    calls = 0
+    for peaks, vals, mask, probs in padded_cases("cuda"):
+        RAW.classify_padded_peaks(peaks, vals, mask, probs)
+        RAW.match_padded_instances(probs[:, 0], mask[:, 0])
+        calls += 1
+    print(f"classify_padded_peaks, match_padded_instances: {calls} calls each")
     torch.cuda.synchronize()
     print("all calls returned")
     return 0

@@ -73,6 +73,17 @@ inline int64_t workspace_units(int64_t num_rows, int64_t num_problems, int64_t n
   return num_rows + num_problems * num_cols;
 }
 
+// Whether entry (r, c) of a source is the largest of its row's num_cols
+// entries, compared exactly: the kRowMax filter.
+template <class Source>
+IDMATCH_HOST_DEVICE bool is_row_max(const Source& source, int64_t r, int64_t c, int64_t num_cols) {
+  const double matched = source(r, c);
+  for (int64_t k = 0; k < num_cols; ++k) {
+    if (source(r, k) > matched) return false;
+  }
+  return true;
+}
+
 template <class Source>
 struct WriteAssignment {
   Source source;
@@ -81,12 +92,7 @@ struct WriteAssignment {
   int64_t* col_for_row;
 
   IDMATCH_HOST_DEVICE void operator()(int64_t r, int64_t c) const {
-    if (match_filter == MatchFilter::kRowMax) {
-      const double matched = source(r, c);
-      for (int64_t k = 0; k < num_cols; ++k) {
-        if (source(r, k) > matched) return;
-      }
-    }
+    if (match_filter == MatchFilter::kRowMax && !is_row_max(source, r, c, num_cols)) return;
     col_for_row[source.source_row(r)] = c;
   }
 };

@@ -25,17 +25,20 @@ from .lsa import (  # noqa: E402
     linear_sum_assignment,
     ragged_linear_sum_assignment,
 )
+from .padded import classify_padded_peaks, match_padded_instances  # noqa: E402
 from .paf import match_paf_candidates  # noqa: E402
 
 __all__ = [
     "PeakCode",
     "Status",
     "batch_linear_sum_assignment",
+    "classify_padded_peaks",
     "classify_peaks_from_maps",
     "get_class_inds_from_vectors",
     "group_class_peaks",
     "linear_sum_assignment",
     "match_paf_candidates",
+    "match_padded_instances",
     "ragged_linear_sum_assignment",
     "sample_class_maps",
 ]

@@ -180,3 +180,62 @@ def _match_paf_candidates(
     dst_rank = line_scores.new_empty((num_candidates,), dtype=torch.int32)
     status = line_scores.new_empty((n_samples, n_edges), dtype=torch.int32)
     return matched, src_rank, dst_rank, status
+
+
+def _check_mask(t: torch.Tensor, name: str, shape, ref: torch.Tensor, ref_name: str) -> None:
+    torch._check_value(
+        t.dim() == len(shape) and list(t.shape) == list(shape),
+        lambda: f"{name} must have shape {list(shape)} ({ref_name}.shape[:{len(shape)}]), got {list(t.shape)}",
+    )
+    torch._check_type(t.dtype == torch.bool, lambda: f"{name} must be a bool tensor, got {t.dtype}")
+    _check_same_device(t, name, ref, ref_name)
+
+
+@torch.library.register_fake("idmatch::classify_padded_peaks")
+def _classify_padded_peaks(
+    peaks: torch.Tensor, peak_vals: torch.Tensor, peak_mask: torch.Tensor, class_probs: torch.Tensor
+):
+    torch._check_value(
+        peaks.dim() == 4 and peaks.shape[3] == 2,
+        lambda: f"peaks must have shape (n_samples, n_nodes, n_slots, 2), got {list(peaks.shape)}",
+    )
+    _check_floating(peaks, "peaks")
+    groups = list(peaks.shape[:3])
+    torch._check_value(
+        peak_vals.dim() == 3 and list(peak_vals.shape) == groups,
+        lambda: f"peak_vals must have shape {groups} (peaks.shape[:3]), got {list(peak_vals.shape)}",
+    )
+    _check_floating(peak_vals, "peak_vals")
+    _check_same_device(peak_vals, "peak_vals", peaks, "peaks")
+    _check_mask(peak_mask, "peak_mask", groups, peaks, "peaks")
+    torch._check_value(
+        class_probs.dim() == 4 and list(class_probs.shape[:3]) == groups,
+        lambda: (
+            f"class_probs must have shape (n_samples, n_nodes, n_slots, n_classes) with {groups} = "
+            f"peaks.shape[:3], got {list(class_probs.shape)}"
+        ),
+    )
+    _check_floating(class_probs, "class_probs")
+    _check_same_device(class_probs, "class_probs", peaks, "peaks")
+    n_samples, n_nodes = peaks.shape[0], peaks.shape[1]
+    n_classes = class_probs.shape[3]
+    points = peaks.new_empty((n_samples, n_classes, n_nodes, 2))
+    point_vals = peak_vals.new_empty((n_samples, n_classes, n_nodes))
+    class_vectors = class_probs.new_empty((n_samples, n_classes, n_nodes, n_classes))
+    status = class_probs.new_empty((n_samples, n_nodes), dtype=torch.int32)
+    return points, point_vals, class_vectors, status
+
+
+@torch.library.register_fake("idmatch::match_padded_instances")
+def _match_padded_instances(class_probs: torch.Tensor, instance_valid: torch.Tensor):
+    torch._check_value(
+        class_probs.dim() == 3,
+        lambda: f"class_probs must have shape (n_samples, n_instances, n_classes), got {list(class_probs.shape)}",
+    )
+    _check_floating(class_probs, "class_probs")
+    _check_mask(instance_valid, "instance_valid", list(class_probs.shape[:2]), class_probs, "class_probs")
+    n_samples, n_instances, n_classes = class_probs.shape
+    class_inds = class_probs.new_empty((n_samples, n_instances), dtype=torch.int64)
+    instance_inds = class_probs.new_empty((n_samples, n_classes), dtype=torch.int64)
+    status = class_probs.new_empty((n_samples,), dtype=torch.int32)
+    return class_inds, instance_inds, status

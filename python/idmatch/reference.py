@@ -111,3 +111,47 @@ def match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges):
         match_candidates_sample(edge_inds[s], edge_peak_inds[s], line_scores[s], n_edges) for s in range(len(edge_inds))
     ]
     return tuple([r[i] for r in results] for i in range(4))
+
+
+def classify_padded_peaks(peaks, peak_vals, peak_mask, class_probs):
+    """sleap-nn's exported bottom-up multi-class adapter: the valid slots of
+    all groups flattened, matched per (sample, node) group with the keep-best
+    filter, and scattered into class order."""
+    n_samples, n_nodes, n_slots = peak_mask.shape
+    n_classes = class_probs.shape[3]
+    mask = peak_mask.cpu().reshape(-1)
+    valid = torch.nonzero(mask).squeeze(1)
+    flat_probs = class_probs.cpu().reshape(n_samples * n_nodes * n_slots, n_classes)[valid]
+    samples = valid // (n_nodes * n_slots)
+    nodes = (valid // n_slots) % n_nodes
+    peak_inds, class_inds = group_class_peaks(flat_probs, samples, nodes, n_samples, n_nodes)
+    points = torch.full((n_samples, n_classes, n_nodes, 2), float("nan"), dtype=peaks.dtype)
+    point_vals = torch.full((n_samples, n_classes, n_nodes), float("nan"), dtype=peak_vals.dtype)
+    class_vectors = torch.full((n_samples, n_classes, n_nodes, n_classes), float("nan"), dtype=class_probs.dtype)
+    for peak, cls in zip(peak_inds.tolist(), class_inds.tolist()):
+        b, n = int(samples[peak]), int(nodes[peak])
+        slot = int(valid[peak]) % n_slots
+        points[b, cls, n] = peaks.cpu()[b, n, slot]
+        point_vals[b, cls, n] = peak_vals.cpu()[b, n, slot]
+        class_vectors[b, cls, n] = flat_probs[peak]
+    return points, point_vals, class_vectors
+
+
+def match_padded_instances(class_probs, instance_valid):
+    """sleap-nn's exported top-down multi-class adapter's matching: per
+    sample, the valid instances matched to classes (get_class_inds_from_vectors),
+    reported per instance and per class."""
+    n_samples, n_instances, n_classes = class_probs.shape
+    class_inds = torch.full((n_samples, n_instances), -1, dtype=torch.int64)
+    instance_inds = torch.full((n_samples, n_classes), -1, dtype=torch.int64)
+    for b in range(n_samples):
+        valid = torch.nonzero(instance_valid[b].cpu()).squeeze(1)
+        if valid.numel() == 0:
+            continue
+        local, _ = get_class_inds_from_vectors(class_probs[b].cpu()[valid])
+        for row, cls in enumerate(local.tolist()):
+            if cls < 0:
+                continue
+            class_inds[b, int(valid[row])] = cls
+            instance_inds[b, cls] = int(valid[row])
+    return class_inds, instance_inds

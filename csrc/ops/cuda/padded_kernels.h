@@ -1,0 +1,21 @@
+// Plain-pointer launchers of the CUDA kernels of the padded identity ops
+// (padded_kernels.cu), called by their glue (padded_cuda.cpp). No ATen here.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "../../core/padded.h"
+
+namespace idmatch {
+namespace ops {
+
+// Solves every problem of the op on `stream`, one thread per problem, each in
+// its slot of a workspace of num_problems times
+// core::padded_workspace_units(rows, cols) units (row lists: rows int64s per
+// problem). Returns the launch error, if any.
+template <class Params>
+cudaError_t launch_padded_kernel(const Params& params, int64_t num_problems, int64_t rows, int64_t cols,
+                                 double* doubles, int32_t* ints, int64_t* row_lists, cudaStream_t stream);
+
+}  // namespace ops
+}  // namespace idmatch
