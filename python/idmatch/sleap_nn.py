@@ -236,11 +236,12 @@ def _bottomup_multiclass_predict(self, image: Any, **_kwargs: Any) -> Any:
 
 def _gather_by_class(values: torch.Tensor, instance_inds: torch.Tensor) -> torch.Tensor:
     """values (B, I, ...) gathered into class slots (B, C, ...) by
-    instance_inds (B, C), NaN where a slot has no instance."""
+    instance_inds (B, C), NaN where a slot has no instance (-1, which picks
+    the NaN slot appended after the I instances)."""
+    values = _default_float(values)
+    nan_slot = values.new_full((values.shape[0], 1) + tuple(values.shape[2:]), float("nan"))
     batch = torch.arange(values.shape[0]).unsqueeze(1)
-    gathered = _default_float(values[batch, instance_inds.clamp(min=0)])
-    missing = (instance_inds < 0).reshape(instance_inds.shape + (1,) * (values.dim() - 2))
-    return gathered.masked_fill(missing, float("nan"))
+    return torch.cat([values, nan_slot], dim=1)[batch, instance_inds]
 
 
 def _topdown_multiclass_predict(self, image: Any, **_kwargs: Any) -> Any:
