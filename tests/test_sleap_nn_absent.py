@@ -1,0 +1,34 @@
+"""Without sleap-nn installed, idmatch.sleap_nn says what is missing instead
+of failing obscurely (the tests with sleap-nn are tests/test_sleap_nn_*.py)."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+import idmatch
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("sleap_nn") is not None, reason="sleap-nn is installed here")
+
+
+def test_enable_names_the_extra():
+    with pytest.raises(ImportError, match=r"sleap-nn is not installed: pip install 'idmatch\[sleap\]'"):
+        idmatch.sleap_nn.enable()
+    assert not idmatch.sleap_nn.is_enabled()
+
+
+def run_command(*args):
+    return subprocess.run([sys.executable, "-m", "idmatch", "sleap-nn", *args], capture_output=True, text=True)
+
+
+def test_command_fails_with_the_hint():
+    result = run_command("track", "-i", "video.mp4")
+    assert result.returncode == 1
+    assert "sleap-nn is not installed" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_command_help_answers():
+    result = run_command("--help")
+    assert result.returncode == 0, result.stderr
+    assert "sleap-nn's command line with idmatch enabled" in result.stdout
