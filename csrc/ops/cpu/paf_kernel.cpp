@@ -1,12 +1,12 @@
 // CPU kernel of the PAF candidate matching op. It orders the candidates in
-// plain C++ (a counting sort by problem, then per problem the two orders by
-// line ranks) and runs the per-problem solve (core/paf.h) right after each
-// problem's ordering: a batch is a few thousand candidates in about a hundred
-// problems, too few for ATen's sorts and elementwise ops, each a dispatch and
-// a pass over the batch, to pay for themselves. Under
-// IDMATCH_CPU_CUDA_PATH=1 it runs the CUDA kernel's ATen glue
-// (../paf_glue.h) instead, serially over a junk-filled workspace, as the CUDA
-// kernel would see it.
+// plain C++ (a counting sort by problem, then per problem the two orders:
+// by row with a check or a sort, by column with a counting sort) and runs
+// the per-problem solve (core/paf.h) right after each problem's ordering: a
+// batch is a few thousand candidates in about a hundred problems, too few
+// for ATen's sorts and elementwise ops, each a dispatch and a pass over the
+// batch, to pay for themselves. Under IDMATCH_CPU_CUDA_PATH=1 it runs the
+// CUDA kernel's ATen glue (../paf_glue.h) instead, serially over a
+// junk-filled workspace, as the CUDA kernel would see it.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -65,19 +65,29 @@ void copy_as_int64(core::StridedScalars v, int64_t n, int64_t* out) {
   }
 }
 
+// A candidate under its sort key: (source, destination, candidate).
+struct PeakPair {
+  int64_t src, dst, candidate;
+  bool operator<(const PeakPair& o) const {
+    if (src != o.src) return src < o.src;
+    if (dst != o.dst) return dst < o.dst;
+    return candidate < o.candidate;
+  }
+};
+
 // Per-thread scratch of the per-problem ordering, grown to the largest
 // problem a thread meets.
 struct OrderScratch {
+  std::vector<PeakPair> pairs;
   std::vector<int64_t> values;
-  std::vector<int32_t> src_rank, dst_rank, identity, step, order, count;
+  std::vector<int32_t> dst_rank, identity, order, count;
 
   void reserve(int64_t n) {
     if (static_cast<int64_t>(values.size()) >= n) return;
+    pairs.resize(n);
     values.resize(n);
-    src_rank.resize(n);
     dst_rank.resize(n);
     identity.resize(n);
-    step.resize(n);
     order.resize(n);
     count.resize(n + 1);
     for (int64_t i = 0; i < n; ++i) identity[i] = static_cast<int32_t>(i);
@@ -107,32 +117,37 @@ void counting_sort(const int32_t* in, int64_t n, const int32_t* key, int32_t num
 
 // Writes the problem of sorted positions [begin, end) in its two orders,
 // by_row (source, destination, candidate) and by_col (destination, source,
-// candidate), from its candidates in candidate order (by_problem). With the
-// line ranks known, each order is two stable counting sorts, the less
-// significant key first: no comparison of candidates at all.
+// candidate), from its candidates in candidate order (by_problem).
 void order_problem(const int64_t* by_problem, const int64_t* src, const int64_t* dst, int64_t begin, int64_t end,
                    OrderScratch& scratch, int64_t* by_row, int64_t* by_col) {
   const int64_t n = end - begin;
   scratch.reserve(n);
   const int64_t* const candidates = by_problem + begin;
+  // Candidates usually come source by source, each source's destinations
+  // ascending (as sleap-nn lists them): then candidate order is by_row
+  // already, and one pass finds it so.
+  bool in_order = true;
+  for (int64_t i = 1; i < n && in_order; ++i) {
+    const int64_t a = candidates[i - 1], b = candidates[i];
+    in_order = src[a] < src[b] || (src[a] == src[b] && dst[a] <= dst[b]);
+  }
+  if (in_order) {
+    std::copy_n(candidates, n, by_row + begin);
+  } else {
+    PeakPair* const pairs = scratch.pairs.data();
+    for (int64_t i = 0; i < n; ++i) pairs[i] = {src[candidates[i]], dst[candidates[i]], candidates[i]};
+    std::sort(pairs, pairs + n);
+    for (int64_t i = 0; i < n; ++i) by_row[begin + i] = pairs[i].candidate;
+  }
+  // by_col is by_row stably sorted by destination: a counting sort by
+  // destination rank.
   int64_t* const values = scratch.values.data();
-  int64_t* const sorted = by_col + begin;  // free until by_col is written, last
-  int32_t* const src_rank = scratch.src_rank.data();
   int32_t* const dst_rank = scratch.dst_rank.data();
-  int32_t* const step = scratch.step.data();
   int32_t* const order = scratch.order.data();
-  int32_t* const count = scratch.count.data();
-  for (int64_t i = 0; i < n; ++i) values[i] = src[candidates[i]];
-  const int32_t n_src = rank_values(values, n, sorted, src_rank);
-  for (int64_t i = 0; i < n; ++i) values[i] = dst[candidates[i]];
-  const int32_t n_dst = rank_values(values, n, sorted, dst_rank);
-
-  counting_sort(scratch.identity.data(), n, dst_rank, n_dst, count, step);
-  counting_sort(step, n, src_rank, n_src, count, order);
-  for (int64_t i = 0; i < n; ++i) by_row[begin + i] = candidates[order[i]];
-  counting_sort(scratch.identity.data(), n, src_rank, n_src, count, step);
-  counting_sort(step, n, dst_rank, n_dst, count, order);
-  for (int64_t i = 0; i < n; ++i) by_col[begin + i] = candidates[order[i]];
+  for (int64_t i = 0; i < n; ++i) values[i] = dst[by_row[begin + i]];
+  const int32_t n_dst = rank_values(values, n, by_col + begin, dst_rank);  // by_col: free until written below
+  counting_sort(scratch.identity.data(), n, dst_rank, n_dst, scratch.count.data(), order);
+  for (int64_t i = 0; i < n; ++i) by_col[begin + i] = by_row[begin + order[i]];
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> match_paf_candidates_host(
