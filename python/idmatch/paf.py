@@ -234,12 +234,13 @@ def match_candidates_batch(
         score = None
     if score is None:
         score = torch.cat([t.to(device=device, dtype=torch.float32) for t in scores])
-    sample = torch.from_numpy(np.repeat(np.arange(n_samples, dtype=np.int64), lengths)).to(device)
+    sample_host = np.repeat(np.arange(n_samples, dtype=np.int64), lengths)
+    sample = torch.from_numpy(sample_host).to(device)
 
     matched, src_rank, dst_rank, status = torch.ops.idmatch.match_paf_candidates(
         edge, peak, score, sample, n_samples, n_edges
     )
-    if status.cpu().numpy().any():  # most batches are all OK: one host reduction
+    if np.count_nonzero(status.cpu().numpy()):  # most batches are all OK
         _raise_for_status(status)
 
     # The matches, a few hundred values, are gathered, ordered and counted
@@ -248,17 +249,17 @@ def match_candidates_batch(
     found = np.flatnonzero(matched.cpu().numpy())
     m_edge = edge.cpu().numpy()[found]
     m_src = src_rank.cpu().numpy()[found]
-    # Samples are contiguous in the batch and found ascending: the matches of
-    # samples up to k are the matched candidates before sample k's end.
-    ends = np.searchsorted(found, np.cumsum(lengths)).tolist()
-    counts = [end - start for start, end in zip([0] + ends[:-1], ends)]
-    m_sample = np.repeat(np.arange(n_samples, dtype=np.int64), counts)
+    m_sample = sample_host[found]
+    counts = np.bincount(m_sample, minlength=n_samples).tolist()
     # Order: sample, edge, source rank; a row has one match, so the keys are
     # distinct. One int64 key when it fits.
     num_problems = n_samples * max(n_edges, 1)
     num_ranks = max(int(score.shape[0]), 1)
     if num_problems < (1 << 62) // num_ranks:
-        key = (m_sample * n_edges + m_edge.astype(np.int64)) * num_ranks + m_src
+        key = m_sample * n_edges
+        key += m_edge
+        key *= num_ranks
+        key += m_src
         order = np.argsort(key)
     else:  # pragma: no cover - batches of over 2**62 problem-ranks
         order = np.lexsort((m_src, m_edge, m_sample))
