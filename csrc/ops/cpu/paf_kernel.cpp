@@ -241,7 +241,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> match_paf_candidates_
       solve_range(0, num_problems);
       return;
     }
-    const int64_t grain = std::max<int64_t>(1, num_problems * kCandidatesPerChunk / valid);
+    const int64_t chunks = valid / kCandidatesPerChunk;  // >= 2, and no product to overflow
+    const int64_t grain = (num_problems + chunks - 1) / chunks;
     at::parallel_for(0, num_problems, grain, solve_range);
   });
   return {matched, src_rank, dst_rank, status};
