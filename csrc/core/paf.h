@@ -6,7 +6,8 @@
 // source peaks, its columns the distinct destination peaks, both in ascending
 // peak order; cell (row, col) costs -score of the candidate joining them (the
 // last such candidate when a pair is listed twice), NaN scores and absent
-// pairs cost +inf. The glue sorts the candidates twice, stably: "by row"
+// pairs cost +inf. The kernels order the candidates twice (the CUDA glue
+// with stable ATen sorts, the CPU kernel with counting sorts): "by row"
 // (problem, source, destination, candidate) and "by column" (problem,
 // destination, source, candidate), so each problem is one range of both
 // orders, each row and each column one run of its order, and duplicates of a

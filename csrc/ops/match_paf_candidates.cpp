@@ -1,6 +1,7 @@
 // Schema of the PAF candidate matching op. Kernels: cpu/paf_kernel.cpp,
-// cuda/paf_cuda.cpp; the glue both share: paf_glue.h; per problem:
-// core/paf.h.
+// cuda/paf_cuda.cpp; their argument checks and the CUDA kernel's ordering
+// (the CPU kernel's under IDMATCH_CPU_CUDA_PATH=1): paf_glue.h; per
+// problem, shared by both: core/paf.h.
 #include <torch/library.h>
 
 TORCH_LIBRARY_FRAGMENT(idmatch, m) {

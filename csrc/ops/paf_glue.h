@@ -1,8 +1,11 @@
-// The ATen glue of the PAF candidate matching op, written once for its CPU
-// and CUDA kernels: argument checks on metadata, the two stable sorts of the
-// candidates and the problem boundaries, all with ATen ops that need no host
-// sync, then the per-problem solve (core/paf.h) through a Kernels type:
+// The ATen glue of the PAF candidate matching op: argument checks on metadata
+// (both kernels), and for the CUDA kernel, which the CPU kernel imitates
+// under IDMATCH_CPU_CUDA_PATH=1, the two stable sorts of the candidates and
+// the problem boundaries, all with ATen ops that need no host sync, then the
+// per-problem solve (core/paf.h) through a Kernels type:
 //   paf(params, doubles, ints): core::solve_paf_problem for each problem.
+// The CPU kernel's own path orders the candidates in plain C++ instead
+// (cpu/paf_kernel.cpp), into the same orders.
 // On a GPU the caller holds the device guard; every op runs on the current
 // stream.
 #pragma once
