@@ -212,12 +212,29 @@ def test_empty_inputs():
     assert bool((status == Status.OK.value).all())
 
 
-def test_edges_out_of_range_are_ignored_as_sleap_nn_does():
-    edges = torch.tensor([0, 5, -1, 1], dtype=torch.int32)
+def test_edges_past_n_edges_are_ignored_as_sleap_nn_does():
+    edges = torch.tensor([0, 5, 2, 1], dtype=torch.int32)
     peaks = torch.tensor([[0, 0], [0, 0], [1, 1], [0, 1]], dtype=torch.int32)
     scores = torch.tensor([0.5, 0.9, 0.9, 0.7])
     out = match_candidates_sample(edges, peaks, scores, 2)
     assert out[0].tolist() == [0, 1] and out[3].tolist() == [0.5, pytest.approx(0.7)]
+
+
+def test_negative_edges_raise_naming_the_sample():
+    ok = torch.tensor([0, 1], dtype=torch.int32)
+    bad = torch.tensor([0, -1], dtype=torch.int32)
+    peaks = torch.tensor([[0, 0], [0, 1]], dtype=torch.int32)
+    scores = torch.tensor([0.5, 0.7])
+    with pytest.raises(ValueError, match=r"edge_inds\[1\] holds a negative edge index, -1"):
+        match_candidates_batch([ok, bad], [peaks, peaks], [scores, scores], 2)
+    with pytest.raises(ValueError, match=r"edge_inds\[0\] holds a negative edge index"):
+        match_candidates_sample(bad, peaks, scores, 2)
+
+
+def test_raw_op_reports_edges_out_of_range():
+    edges = torch.tensor([0, 5, -1, 1], dtype=torch.int32)
+    peaks = torch.tensor([[0, 0], [0, 0], [1, 1], [0, 1]], dtype=torch.int32)
+    scores = torch.tensor([0.5, 0.9, 0.9, 0.7])
     samples = torch.tensor([0, 0, 0, 3])
     _, src, dst, status = RAW.match_paf_candidates(edges, peaks, scores, samples, 2, 2)
     assert src.tolist() == [0, -3, -3, -2] and dst.tolist() == [0, -3, -3, -2]

@@ -166,8 +166,9 @@ def match_candidates_batch(
             destination peak indices.
         line_scores: per sample, (n_candidates,) scores, used as float32 (the
             dtype of sleap-nn's cost matrix).
-        n_edges: the number of edges of the skeleton; candidates of other
-            edges are ignored, as sleap-nn ignores them.
+        n_edges: the number of edges of the skeleton; candidates of edges
+            past it are ignored, as sleap-nn ignores them. A negative edge
+            index raises ValueError.
 
     Returns:
         Four lists, one CPU tensor per sample each, as sleap-nn returns:
@@ -246,8 +247,15 @@ def match_candidates_batch(
     # The matches, a few hundred values, are gathered, ordered and counted
     # on the host in NumPy, where each step costs about a microsecond instead
     # of a torch dispatch (on the CPU, the arrays are shared, not copied).
+    edge_host = edge.cpu().numpy()
+    if edge_host.size and edge_host.min() < 0:
+        # sleap-nn skips such candidates, but a negative edge index is a bug
+        # upstream, not a candidate of some edge.
+        at = int(np.argmax(edge_host < 0))
+        k = int(np.searchsorted(np.cumsum(lengths), at, side="right"))
+        raise ValueError(f"edge_inds[{k}] holds a negative edge index, {int(edge_host[at])}")
     found = np.flatnonzero(matched.cpu().numpy())
-    m_edge = edge.cpu().numpy()[found]
+    m_edge = edge_host[found]
     m_src = src_rank.cpu().numpy()[found]
     m_sample = sample_host[found]
     counts = np.bincount(m_sample, minlength=n_samples).tolist()
