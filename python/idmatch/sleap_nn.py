@@ -318,17 +318,16 @@ def _import_sleap_nn() -> Dict[str, Any]:
     return modules
 
 
-def _sleap_nn_modules() -> List[Any]:
-    return [module for name, module in list(sys.modules.items()) if name.split(".")[0] == "sleap_nn" and module]
-
-
-def _swap_everywhere(old: Any, new: Any) -> None:
-    """Replaces every sleap-nn module attribute that is ``old`` by ``new``,
-    whatever name a module imported it under."""
-    for module in _sleap_nn_modules():
+def _swap_everywhere(swaps: Dict[int, Tuple[Any, Any]]) -> None:
+    """For each (old, new) of swaps (keyed by id(old)), replaces every sleap-nn
+    module attribute that is old by new, whatever name a module imported it
+    under: one pass over the loaded sleap-nn modules."""
+    modules = [m for name, m in list(sys.modules.items()) if m and (name == "sleap_nn" or name.startswith("sleap_nn."))]
+    for module in modules:
         for attribute, value in list(vars(module).items()):
-            if value is old:
-                setattr(module, attribute, new)
+            swap = swaps.get(id(value))
+            if swap is not None and value is swap[0]:
+                setattr(module, attribute, swap[1])
 
 
 def is_enabled() -> bool:
@@ -348,9 +347,8 @@ def enable() -> None:
     modules = _import_sleap_nn()
     for module_name, functions in _FUNCTIONS.items():
         for function_name in functions:
-            original = getattr(modules[module_name], function_name)
-            _originals[function_name] = original
-            _swap_everywhere(original, _REPLACEMENTS[function_name])
+            _originals[function_name] = getattr(modules[module_name], function_name)
+    _swap_everywhere({id(old): (old, _REPLACEMENTS[name]) for name, old in _originals.items()})
     exported = modules[_EXPORTED_MODULE]
     for adapter in _ADAPTERS:
         cls = getattr(exported, adapter)
@@ -361,8 +359,7 @@ def enable() -> None:
 def disable() -> None:
     """Gives sleap-nn back its own functions and adapters, also in modules
     imported while idmatch was enabled."""
-    for function_name, original in _originals.items():
-        _swap_everywhere(_REPLACEMENTS[function_name], original)
+    _swap_everywhere({id(_REPLACEMENTS[name]): (_REPLACEMENTS[name], old) for name, old in _originals.items()})
     _originals.clear()
     exported = sys.modules.get(_EXPORTED_MODULE)
     for adapter, predict in _original_predict.items():

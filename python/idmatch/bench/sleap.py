@@ -161,13 +161,13 @@ def _timed_run(run: Callable[[], Any], function: Callable, frames: int) -> Tuple
         finally:
             spent.append(time.perf_counter() - began)
 
-    switch._swap_everywhere(function, timed)
+    switch._swap_everywhere({id(function): (function, timed)})
     try:
         began = time.perf_counter()
         run()
         total = time.perf_counter() - began
     finally:
-        switch._swap_everywhere(timed, function)
+        switch._swap_everywhere({id(timed): (timed, function)})
     return frames / total, sum(spent) / total
 
 
@@ -210,7 +210,7 @@ def predictor_runners(spec: PredictorSpec, ctx: SetupContext) -> Prepared:
         f"{100 * their_share:.1f}% of the time; with idmatch {our_fps:.2f} frames/s, {100 * our_share:.2f}%"
     )
     runners = {
-        "idmatch": Runner(predict_with_idmatch, label="sleap-nn's Predictor with idmatch.sleap_nn.enabled()"),
+        "idmatch": Runner(predict_with_idmatch, label="sleap-nn's Predictor within idmatch.sleap_nn.enabled() (its enable and disable take a few ms)"),
         "sleap-nn": Runner(predict, label="sleap-nn's Predictor"),
     }
     return Prepared(
