@@ -210,7 +210,10 @@ def predictor_runners(spec: PredictorSpec, ctx: SetupContext) -> Prepared:
         f"{100 * their_share:.1f}% of the time; with idmatch {our_fps:.2f} frames/s, {100 * our_share:.2f}%"
     )
     runners = {
-        "idmatch": Runner(predict_with_idmatch, label="sleap-nn's Predictor within idmatch.sleap_nn.enabled() (its enable and disable take a few ms)"),
+        "idmatch": Runner(
+            predict_with_idmatch,
+            label="sleap-nn's Predictor within idmatch.sleap_nn.enabled() (its enable and disable take a few ms)",
+        ),
         "sleap-nn": Runner(predict, label="sleap-nn's Predictor"),
     }
     return Prepared(
