@@ -145,6 +145,8 @@ $(SLEAP_VENV)/.torch-$(CUDA_TORCH_VERSION):
 SLEAP_IDMATCH ?= .
 sleap-check: $(SLEAP_VENV)/.torch-$(CUDA_TORCH_VERSION)
 	IDMATCH_CUDA=0 $(SLEAP_VENV)/bin/python -m pip install --no-build-isolation "$(SLEAP_IDMATCH)[test,sleap]"
+	@# The tests skip where sleap-nn does not import: here it must.
+	$(SLEAP_VENV)/bin/python -c "import sleap_nn.inference.predictor, sleap_nn.inference.layers.exported"
 	$(SLEAP_VENV)/bin/python -m pytest $(SLEAP_TESTS)
 
 # The CPU extension built with AddressSanitizer and UndefinedBehaviorSanitizer

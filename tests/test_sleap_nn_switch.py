@@ -157,26 +157,77 @@ def test_identity_functions_give_sleap_nn_forms(seed):
             assert_same_tensor(a, e, f"get_class_inds_from_vectors {what}, {dtype}")
 
 
-def test_device_without_kernels_goes_through_cpu(monkeypatch):
-    """A device without idmatch kernels (MPS) is served by the CPU kernels
-    and gets its results back on its own device; here the CPU plays that
-    device, with the device check made to answer no."""
+def count_cpu_calls(monkeypatch, has_kernels: bool) -> list:
+    """Makes idmatch.sleap_nn see every device as having idmatch kernels or
+    not, and counts the tensors moved with .cpu() from then on."""
     moved = []
     real_cpu = torch.Tensor.cpu
 
-    def tracking_cpu(self, *args, **kwargs):
+    def counting_cpu(self, *args, **kwargs):
         moved.append(1)
         return real_cpu(self, *args, **kwargs)
 
-    monkeypatch.setattr(switch, "_has_kernels", lambda device: False)
-    monkeypatch.setattr(torch.Tensor, "cpu", tracking_cpu)
+    monkeypatch.setattr(switch, "_has_kernels", lambda device: has_kernels)
+    monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
+    return moved
+
+
+def moves_before(monkeypatch, module, name: str, moved: list) -> list:
+    """Wraps module.name to record how many tensors had been moved to the
+    CPU when it was called."""
+    function = getattr(module, name)
+    seen = []
+
+    def recording(*args, **kwargs):
+        seen.append(len(moved))
+        return function(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return seen
+
+
+@pytest.mark.parametrize("has_kernels", [True, False], ids=["kernels", "no-kernels"])
+def test_device_without_kernels_goes_through_cpu(monkeypatch, has_kernels):
+    """A device without idmatch kernels (MPS) is served by the CPU kernels;
+    here the CPU plays that device, with the device check made to answer
+    no, and the moves to the CPU before idmatch's functions run are
+    counted."""
+    import idmatch.identity
+    import idmatch.paf
+
+    own = originals()
     probs = torch.tensor([[0.2, 0.8], [0.9, 0.1], [0.5, 0.5]])
-    class_inds, class_probs = switch.get_class_inds_from_vectors(probs)
-    assert moved, "the inputs were not moved to the CPU"
-    monkeypatch.setattr(torch.Tensor, "cpu", real_cpu)
-    expected = originals()["get_class_inds_from_vectors"](probs)
-    assert_same_tensor(class_inds, expected[0], "class_inds")
-    assert_same_tensor(class_probs, expected[1], "class_probs")
+    samples, channels = torch.tensor([0, 0, 1]), torch.tensor([1, 1, 0])
+    edges, peaks, scores = torch.tensor([0, 0], dtype=torch.int32), torch.tensor([[0, 0], [1, 0]]), probs[:2, 0]
+    expected_groups = own["group_class_peaks"](probs, samples, channels, 2, 2)
+    expected_paf = own["match_candidates_batch"]([edges], [peaks], [scores], 1)
+
+    moved = count_cpu_calls(monkeypatch, has_kernels)
+    seen = moves_before(monkeypatch, idmatch.identity, "group_class_peaks", moved)
+    actual = switch.group_class_peaks(probs, samples, channels, 2, 2)
+    assert seen == [0 if has_kernels else 3], "inputs moved to the CPU before matching"
+    for what, a, e in zip(("peak_inds", "class_inds"), actual, expected_groups):
+        assert_same_tensor(a, e, what)
+
+    moved.clear()
+    seen = moves_before(monkeypatch, idmatch.paf, "match_candidates_batch", moved)
+    actual = switch.match_candidates_batch([edges], [peaks], [scores], 1)
+    assert seen == [0 if has_kernels else 3], "PAF inputs moved to the CPU before matching"
+    for what, a, e in zip(("edge_inds", "src", "dst", "scores"), actual, expected_paf):
+        assert_same_tensor(a[0], e[0], what)
+
+
+def test_failed_enable_changes_nothing(monkeypatch):
+    """A layout check that fails after the version check leaves sleap-nn as
+    it was."""
+    own = originals()
+    exported = importlib.import_module("sleap_nn.inference.layers.exported")
+    monkeypatch.delattr(exported.ExportedTopDownMultiClassLayer, "predict")
+    with pytest.raises(switch.UnsupportedSleapNN, match="ExportedTopDownMultiClassLayer.predict"):
+        switch.enable()
+    assert not switch.is_enabled()
+    identity = importlib.import_module("sleap_nn.inference.identity")
+    assert identity.group_class_peaks is own["group_class_peaks"]
 
 
 def run_idmatch_cli(*args):

@@ -9,6 +9,7 @@ Also the one comparison of two sleap-nn Labels that both use.
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -37,13 +38,20 @@ def assets_dir() -> pathlib.Path:
             raise RuntimeError(f"could not fetch sleap-nn's source distribution:\n{result.stdout}\n{result.stderr}")
         (archive,) = pathlib.Path(download).glob("sleap_nn-*.tar.gz")
         prefix = f"sleap_nn-{SLEAP_NN_VERSION}/tests/assets/"
-        with tempfile.TemporaryDirectory(dir=cache.parent if cache.parent.exists() else None) as staging:
+        # Staged next to the cache, so that the final rename stays on one
+        # file system; a folder left by an interrupted fetch is replaced.
+        assets.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=assets.parent) as staging:
             with tarfile.open(archive) as tar:
                 members = [m for m in tar.getmembers() if m.name.startswith(prefix) and (m.isfile() or m.isdir())]
                 for member in members:
                     member.name = "assets/" + member.name[len(prefix) :]
-                tar.extractall(staging, members=members, filter="data")
-            assets.parent.mkdir(parents=True, exist_ok=True)
+                # The "data" filter (Python 3.12, and the 3.9-3.11 security
+                # releases) refuses links and paths out of the folder.
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(staging, members=members, **safe)
+            if assets.exists():
+                shutil.rmtree(assets)
             pathlib.Path(staging, "assets").rename(assets)
     return assets
 
@@ -72,6 +80,11 @@ def labels_summary(labels) -> list:
     return frames
 
 
+def _same(a, b) -> bool:
+    """Equal, or both NaN."""
+    return bool(a == b) or (a != a and b != b)
+
+
 def labels_difference(actual, expected):
     """None when two Labels hold the same predictions (NaN equal to NaN),
     else where they first differ."""
@@ -86,6 +99,6 @@ def labels_difference(actual, expected):
                 return f"frame {frame}, instance {i}: points differ"
             if not np.array_equal(a[1], e[1], equal_nan=True):
                 return f"frame {frame}, instance {i}: point scores differ"
-            if a[2:] != e[2:]:
+            if not all(_same(x, y) for x, y in zip(a[2:], e[2:])):
                 return f"frame {frame}, instance {i}: {a[2:]} != {e[2:]}"
     return None

@@ -53,8 +53,9 @@ def classify_padded_peaks(
 
     Raises:
         ValueError, TypeError: wrong shapes, dtypes or devices (the message
-            names the argument), or NaN/+inf probabilities in a valid slot
-            (ValueError naming class_probs).
+            names the argument), or NaN/+inf probabilities in a valid slot,
+            or -inf ones a group cannot avoid (ValueError naming
+            class_probs).
     """
     _check_tensor(peaks, "peaks")
     _check_tensor(peak_vals, "peak_vals")
@@ -99,7 +100,8 @@ def match_padded_instances(
     Raises:
         ValueError, TypeError: wrong shapes, dtypes or devices (the message
             names the argument), or NaN/+inf probabilities of a valid
-            instance (ValueError naming class_probs).
+            instance, or -inf ones a sample cannot avoid (ValueError naming
+            class_probs).
     """
     _check_tensor(class_probs, "class_probs")
     _check_tensor(instance_valid, "instance_valid")

@@ -69,7 +69,7 @@ _ADAPTERS = ("ExportedBottomUpMultiClassLayer", "ExportedTopDownMultiClassLayer"
 # While enabled: sleap-nn's functions by name, and the adapters' original
 # predict methods.
 _originals: Dict[str, Any] = {}
-_original_predict: Dict[str, Callable] = {}
+_original_predict: Dict[type, Callable] = {}
 
 
 class UnsupportedSleapNN(RuntimeError):
@@ -95,6 +95,12 @@ def _run_where_supported(device: torch.device, fn: Callable, *tensors: torch.Ten
         return fn(*tensors)
     results = fn(*(t.cpu() for t in tensors))
     return tuple(r.to(device) for r in results)
+
+
+def _where_supported(tensors: List[torch.Tensor]) -> List[torch.Tensor]:
+    """The tensors, detached, each moved to the CPU when idmatch has no
+    kernels on its device (the PAF functions answer on the CPU anyway)."""
+    return [t.detach() if _has_kernels(t.device) else t.detach().cpu() for t in tensors]
 
 
 def _default_float(t: torch.Tensor) -> torch.Tensor:
@@ -169,7 +175,9 @@ def match_candidates_sample(
     ``idmatch.paf.match_candidates_sample``)."""
     from . import paf
 
-    return paf.match_candidates_sample(edge_inds_sample, edge_peak_inds_sample, line_scores_sample, n_edges)
+    return paf.match_candidates_sample(
+        *_where_supported([edge_inds_sample, edge_peak_inds_sample, line_scores_sample]), n_edges
+    )
 
 
 def match_candidates_batch(
@@ -182,6 +190,9 @@ def match_candidates_batch(
     batch (see ``idmatch.paf.match_candidates_batch``)."""
     from . import paf
 
+    edge_inds, edge_peak_inds, line_scores = (
+        _where_supported(list(per_sample)) for per_sample in (edge_inds, edge_peak_inds, line_scores)
+    )
     return paf.match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges)
 
 
@@ -313,7 +324,7 @@ def _import_sleap_nn() -> Dict[str, Any]:
                     f"sleap-nn {version}: {module_name}.{function_name} takes {found}, idmatch expects {parameters}"
                 )
     for adapter in _ADAPTERS:
-        if not hasattr(getattr(modules[_EXPORTED_MODULE], adapter, None), "predict"):
+        if "predict" not in vars(getattr(modules[_EXPORTED_MODULE], adapter, object)):
             raise UnsupportedSleapNN(f"sleap-nn {version}: {_EXPORTED_MODULE} has no {adapter}.predict")
     return modules
 
@@ -337,6 +348,8 @@ def is_enabled() -> bool:
 
 def enable() -> None:
     """Makes the installed sleap-nn use idmatch (see the module's docstring).
+    Everything is checked before anything is replaced: on an error, sleap-nn
+    is left as it was.
 
     Raises:
         ImportError: sleap-nn is not installed.
@@ -345,15 +358,17 @@ def enable() -> None:
     if _originals:
         return
     modules = _import_sleap_nn()
-    for module_name, functions in _FUNCTIONS.items():
-        for function_name in functions:
-            _originals[function_name] = getattr(modules[module_name], function_name)
-    _swap_everywhere({id(old): (old, _REPLACEMENTS[name]) for name, old in _originals.items()})
-    exported = modules[_EXPORTED_MODULE]
-    for adapter in _ADAPTERS:
-        cls = getattr(exported, adapter)
-        _original_predict[adapter] = cls.__dict__["predict"]
-        cls.predict = _ADAPTER_PREDICT[adapter]
+    originals = {
+        function_name: getattr(modules[module_name], function_name)
+        for module_name, functions in _FUNCTIONS.items()
+        for function_name in functions
+    }
+    adapters = [getattr(modules[_EXPORTED_MODULE], adapter) for adapter in _ADAPTERS]
+    _swap_everywhere({id(old): (old, _REPLACEMENTS[name]) for name, old in originals.items()})
+    _originals.update(originals)
+    for cls in adapters:
+        _original_predict[cls] = vars(cls)["predict"]
+        cls.predict = _ADAPTER_PREDICT[cls.__name__]
 
 
 def disable() -> None:
@@ -361,9 +376,8 @@ def disable() -> None:
     imported while idmatch was enabled."""
     _swap_everywhere({id(_REPLACEMENTS[name]): (_REPLACEMENTS[name], old) for name, old in _originals.items()})
     _originals.clear()
-    exported = sys.modules.get(_EXPORTED_MODULE)
-    for adapter, predict in _original_predict.items():
-        getattr(exported, adapter).predict = predict
+    for cls, predict in _original_predict.items():
+        cls.predict = predict
     _original_predict.clear()
 
 
@@ -398,5 +412,10 @@ def run_cli(argv: Optional[List[str]] = None) -> int:
     try:
         cli.main(args=argv, prog_name="sleap-nn")
     except SystemExit as exit_:
-        return exit_.code if isinstance(exit_.code, int) else 1
+        # As the interpreter reads an exit: None is success, other objects
+        # are printed and fail.
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)
+        return 1
     return 0

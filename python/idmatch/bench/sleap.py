@@ -57,11 +57,18 @@ def padded_runners(spec: PaddedSpec, ctx: SetupContext) -> Prepared:
     def outputs(out) -> Tuple[torch.Tensor, ...]:
         return (out.pred_keypoints, out.pred_peak_values, out.pred_class_vectors)
 
+    from ..sleap_nn import _bottomup_multiclass_predict
+
     runners = {
         "idmatch": Runner(
             lambda: idmatch.classify_padded_peaks(peaks, peak_vals, mask, class_probs),
             lambda out: tuple(out),
             "idmatch.classify_padded_peaks",
+        ),
+        "idmatch adapter": Runner(
+            lambda: _bottomup_multiclass_predict(layer, image),
+            outputs,
+            "the adapter's predict as idmatch.sleap_nn.enable() makes it: classify_padded_peaks and the outputs",
         ),
         "sleap-nn adapter": Runner(
             lambda: adapter(layer, image),
