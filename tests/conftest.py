@@ -197,20 +197,23 @@ def cpu_has_avx512() -> bool:
 
 
 # The CPU kernels a child process runs, by name: "default" (AVX-512 where the
-# CPU has it), "portable" (the shared core everywhere) and "cuda-path" (the
-# CUDA kernels' path, imitated serially). Both switches are read once per
-# process, so a test that compares kernels runs each in a child.
-CPU_KERNELS = ("default", "portable", "cuda-path")
+# CPU has it), "portable" (the shared core everywhere), "cuda-path" (the CUDA
+# kernels' path, imitated serially, with the teams' solver lane by lane) and
+# "cuda-path-thread" (the same with the CUDA kernels' one-thread-per-problem
+# solver). The switches are read once per process, so a test that compares
+# kernels runs each in a child.
+CPU_KERNELS = ("default", "portable", "cuda-path", "cuda-path-thread")
 
 
 def cpu_kernels_env(kernels: str) -> dict:
     env = dict(os.environ)
-    env.pop("IDMATCH_CPU_AVX512", None)
-    env.pop("IDMATCH_CPU_CUDA_PATH", None)
+    for name in ("IDMATCH_CPU_AVX512", "IDMATCH_CPU_CUDA_PATH", "IDMATCH_CUDA_THREAD_SOLVER"):
+        env.pop(name, None)
     if kernels == "portable":
         env["IDMATCH_CPU_AVX512"] = "0"
-    elif kernels == "cuda-path":
+    elif kernels in ("cuda-path", "cuda-path-thread"):
         env["IDMATCH_CPU_CUDA_PATH"] = "1"
+        env["IDMATCH_CUDA_THREAD_SOLVER"] = "1" if kernels == "cuda-path-thread" else "0"
     else:
         assert kernels == "default", kernels
     return env

@@ -11,7 +11,8 @@ adds what they do not cover:
 - no host syncs in the raw ops (torch.cuda.set_sync_debug_mode("error"));
 - CUDA graph capture and replay equal to eager runs (the padded ops too);
 - torch.compile(fullgraph=True) and torch.export on CUDA;
-- a non-default stream, and tensors on cuda:0 while another device is current.
+- a non-default stream, and tensors on cuda:0 while another device is current;
+- the kernel launches of a classify call, the same whatever the group count.
 
 Skipped without a GPU (CI has none); `make gpu-check` runs it on one.
 """
@@ -311,3 +312,38 @@ def test_tensors_off_the_current_device():
     for name, outputs in results.items():
         assert all(t.device == torch.device("cuda:0") for t in outputs), name
         assert_outputs_identical(outputs, expected[name], f"{name} on cuda:0 with cuda:1 current")
+
+
+def classify_launches(n_samples: int, n_classes: int, n_channels: int, peaks_per_group: int) -> dict:
+    """Kernel launches and memory operations of one classify_peaks_from_maps
+    call on CUDA, by name, from torch's profiler."""
+    from torch.profiler import ProfilerActivity, profile
+
+    rng = np.random.default_rng(n_samples)
+    maps, points, vals, samples, channels = on(
+        "cuda",
+        identity_batch(rng, n_samples, n_classes, n_channels, n_samples * n_channels * peaks_per_group, torch.float32),
+    )
+    RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
+        torch.cuda.synchronize()
+    counts = {}
+    for event in prof.events():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            counts[event.name] = counts.get(event.name, 0) + 1
+    return counts
+
+
+def test_classify_launches_do_not_grow_with_groups():
+    """Grouping and scatter launch a fixed set of kernels whatever the number
+    of (sample, channel) groups: one frame of 2 animals (W1's shape) and 64
+    frames of 10 launch the same kernels, as many times each. (The class
+    count decides which tile widths are launched: see ragged_lsa_kernel.cu.)
+    The counts are printed for the README (make gpu-check keeps the log)."""
+    small = classify_launches(1, 2, 13, 2)
+    large = classify_launches(64, 2, 30, 10)
+    print(f"\nclassify_peaks_from_maps on CUDA: {sum(small.values())} launches: {small}")
+    assert sum(small.values()) > 0, "the profiler saw no CUDA activity"
+    assert small == large

@@ -22,6 +22,7 @@ from conftest import (
     assert_child_ok,
     cpu_has_avx512,
     cpu_kernel_kind,
+    cpu_kernels_env,
     describe,
     first_failure,
     oracle,
@@ -283,6 +284,61 @@ def test_ragged_around_the_small_solver(device, float_dtype, maximize, num_cols)
     strided_rows = torch.cat([cost, cost], dim=1)[:, :num_cols]
     assert strided_rows.stride() == (2 * num_cols, 1)
     assert check_ragged(strided_rows, offsets, maximize, device) == len(sizes)
+
+
+AROUND_THE_TEAMS = """
+import sys
+import numpy as np
+import torch
+sys.path.insert(0, sys.argv[2])
+from conftest import random_cost
+from idmatch._loader import cpu_kernel_kind
+assert cpu_kernel_kind() == "cuda-path", cpu_kernel_kind()
+rng = np.random.default_rng(2718)
+kinds = ["uniform", "ties012", "saturated", "near_ties", "duplicated_rows", "duplicated_cols"]
+cases = []
+for num_cols in (0, 1, 5, 8, 9, 16, 17, 31, 32, 33, 48, 70):
+    for maximize in (False, True):
+        for dtype in (torch.float64, torch.float32, torch.float16):
+            sizes = [int(rows) for rows in rng.choice([0, 1, 7, 8, 9, 16, 17, 32, 33, 40, num_cols], size=10)]
+            blocks = [
+                random_cost(rng, dtype, maximize, (rows, num_cols), kind=kinds[k % len(kinds)],
+                            invalid_probability=0.1)
+                for k, rows in enumerate(sizes)
+            ]
+            cost = torch.cat(blocks)
+            offsets = torch.tensor(np.cumsum([0] + sizes), dtype=torch.int64)
+            raw = torch.ops.idmatch.ragged_linear_sum_assignment(cost, offsets, maximize)
+            cases.append((cost, offsets, maximize, raw))
+torch.save(cases, sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kernels", ["cuda-path", "cuda-path-thread"])
+def test_cuda_path_solvers_around_the_team_widths(tmp_path, kernels):
+    """The CUDA kernels solve a problem with a tile of 8, 16 or 32 lanes up to
+    32 columns in the solver's orientation and with a block beyond, or with
+    one thread (IDMATCH_CUDA_THREAD_SOLVER=1). Both solvers, run on the CPU
+    (the teams lane by lane), equal scipy on batches that mix every width
+    class, wide and tall, tie-heavy, with failing problems among them."""
+    path = tmp_path / "cases.pt"
+    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    env = cpu_kernels_env(kernels)
+    assert_child_ok(run_child("-c", AROUND_THE_TEAMS, str(path), tests_dir, env=env), kernels)
+    compared = 0
+    for cost, offsets, maximize, (col_for_row, status) in torch.load(path):
+        for s in range(offsets.shape[0] - 1):
+            begin, end = int(offsets[s]), int(offsets[s + 1])
+            answer = oracle(cost[begin:end], maximize)
+            rows = col_for_row[begin:end].numpy()
+            want = answer.col_for_row if answer.ok else np.full(end - begin, -1)
+            assert int(status[s]) == answer.status and np.array_equal(rows, want), (
+                f"{kernels}: problem {s} of {tuple(cost.shape)}, maximize={maximize}\n"
+                f"{describe(cost[begin:end], maximize)}\n"
+                f"scipy: {answer.error or want}\nidmatch: {int(status[s])} {rows}"
+            )
+            compared += 1
+    assert compared == 12 * 2 * 3 * 10
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/cpuinfo")

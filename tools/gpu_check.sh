@@ -5,12 +5,14 @@
 # exactness suites run on CUDA through their `device` fixture, and
 # tests/test_cuda.py adds what only a GPU shows), runs compute-sanitizer
 # (memcheck, racecheck) over tools/cuda_smoke.py, and runs the benchmark on
-# CUDA with the peers that are installed. Logs, the tests' JUnit XML, the
-# benchmark's JSON and summary.json go into DIR.
+# CUDA with the peers that are installed. The CUDA tests, memcheck and the
+# benchmark run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per
+# problem, the solver the teams replace (core/lsa_team.h). Logs, the tests'
+# JUnit XML, the benchmarks' JSON and summary.json go into DIR.
 #
 # Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
 # folder of their own: the peers and whatever the GPU machine's image lacks.
-# Each step has a time limit (together 12 minutes), so that a hung step
+# Each step has a time limit (together 16 minutes), so that a hung step
 # cannot hold the machine; a failed step does not stop the next ones.
 set -uo pipefail
 out=${1:?usage: tools/gpu_check.sh OUTDIR}
@@ -60,11 +62,20 @@ workers=()
 if "$python" -c "import xdist" 2>/dev/null; then workers=(-n "$(($(nproc) > 12 ? 12 : $(nproc)))"); fi
 step tests 180 "$python" -m pytest -q -p no:cacheprovider "${workers[@]}" --junitxml="$out/tests.xml" tests
 
+step launches 60 "$python" -m pytest -q -s -p no:cacheprovider tests/test_cuda.py -k launches
+
 sanitizer=$(command -v compute-sanitizer || echo "$CUDA_HOME/bin/compute-sanitizer")
 step memcheck 60 "$sanitizer" --tool memcheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 
 step bench 120 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
+
+step thread-solver-tests 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m pytest -q -p no:cacheprovider \
+  "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py
+step thread-solver-memcheck 60 env IDMATCH_CUDA_THREAD_SOLVER=1 "$sanitizer" --tool memcheck --error-exitcode 1 \
+  "$python" tools/cuda_smoke.py
+step thread-solver-bench 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m idmatch bench --device cuda \
+  --json "$out/bench-thread-solver.json"
 
 printf '{"steps": [%s]}\n' "$(IFS=,; echo "${steps[*]}")" >"$out/summary.json"
 echo "== summary: $out/summary.json"

@@ -1,13 +1,14 @@
 // The switches between the CPU kernels' AVX-512 versions and the shared core
-// (avx512.h) and to the CUDA path (cuda_path_kernels.h), and the op that
+// (avx512.h), to the CUDA path and between the CUDA solvers
+// (../kernel_switches.h), and the op that
 // reports which kernels this process runs.
 #include <string>
 
 #include <c10/util/env.h>
 #include <torch/library.h>
 
+#include "../kernel_switches.h"
 #include "avx512.h"
-#include "cuda_path_kernels.h"
 
 namespace idmatch {
 namespace ops {
@@ -36,6 +37,12 @@ bool avx512_kernels_enabled() {
 bool cuda_path_enabled() {
   // Read as IDMATCH_CPU_AVX512 above; both paths give the same answers.
   static const bool enabled = c10::utils::check_env("IDMATCH_CPU_CUDA_PATH").value_or(false);
+  return enabled;
+}
+
+bool thread_solver_enabled() {
+  // Read as IDMATCH_CPU_AVX512 above; both solvers give the same answers.
+  static const bool enabled = c10::utils::check_env("IDMATCH_CUDA_THREAD_SOLVER").value_or(false);
   return enabled;
 }
 

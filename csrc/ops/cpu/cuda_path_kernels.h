@@ -11,15 +11,12 @@
 #include <c10/util/Exception.h>
 
 #include "../../core/identity.h"
+#include "../../core/lsa_team.h"
 #include "../../core/ragged_lsa.h"
+#include "../kernel_switches.h"
 
 namespace idmatch {
 namespace ops {
-
-// Whether the CPU kernels of every op run the CUDA path (HostKernels below)
-// instead of their own: IDMATCH_CPU_CUDA_PATH is "1". Read once per process,
-// as IDMATCH_CPU_AVX512 (cpu_kernel_kind.cpp).
-bool cuda_path_enabled();
 
 struct HostKernels {
   template <typename T>
@@ -46,7 +43,8 @@ struct HostKernels {
   // and no solve may read a slot before writing it. Problems run one after
   // another here, where the GPU runs them at once, so slots that overlapped
   // would still give the right answers: the slots are checked to be
-  // disjoint and inside the workspace instead.
+  // disjoint and inside the workspace instead. The teams' lanes run one
+  // after another (core::SerialTeam), in the slot a block team uses.
   template <typename T>
   void ragged_lsa(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, int32_t* offsets_bad) const {
     if (p.num_problems == 0) return;
@@ -62,7 +60,13 @@ struct HostKernels {
                   ") overlaps the previous one or leaves the workspace of ", units, " units");
       end = slot + size;
     }
-    for (int64_t s = 0; s < p.num_problems; ++s) core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
+    for (int64_t s = 0; s < p.num_problems; ++s) {
+      if (thread_solver_enabled()) {
+        core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
+      } else {
+        core::solve_shared_workspace_problem_serial_team(p, s, doubles, ints, refuse);
+      }
+    }
   }
 };
 

@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../kernel_switches.h"
 #include "identity_kernels.h"
 #include "ragged_lsa_kernel.h"
 
@@ -35,7 +36,7 @@ struct CudaKernels {
 
   template <typename T>
   void ragged_lsa(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints, int32_t* offsets_bad) const {
-    C10_CUDA_CHECK(launch_ragged_lsa_kernel(params, doubles, ints, offsets_bad, stream));
+    C10_CUDA_CHECK(launch_ragged_lsa_kernel(params, doubles, ints, offsets_bad, thread_solver_enabled(), stream));
   }
 };
 

@@ -1,8 +1,12 @@
-// CUDA kernels of the ragged LSA op: one thread per problem, each running the
-// shared solver core (core/ragged_lsa.h) on its own slot of a workspace. See
-// docs/design.md, "GPU kernels".
+// CUDA kernels of the ragged LSA op. By default each problem is solved by a
+// team (core/lsa_team.h, lsa_teams.cuh): a tile of 8, 16 or 32 lanes for up to
+// 32 columns in the solver's orientation, a thread block for more. With
+// IDMATCH_CUDA_THREAD_SOLVER=1, one thread per problem runs the serial solver
+// (core/ragged_lsa.h) instead. Either way each problem works in its own slot
+// of a workspace shared by the batch. See docs/design.md, "GPU kernels".
 #include "floating_types.cuh"
 #include "grid_stride.cuh"
+#include "lsa_teams.cuh"
 #include "ragged_lsa_kernel.h"
 
 namespace idmatch {
@@ -12,6 +16,17 @@ namespace {
 // One thread per problem, each with a long serial solve: small blocks spread
 // the problems over more multiprocessors.
 constexpr int kThreadsPerBlock = 128;
+
+// Threads of a block team. Problems over 32 columns are few and large (the
+// identity ops' groups rarely exceed the class count), so a block per
+// problem with a few columns per thread; the block kernel's grid is capped,
+// as most of its blocks only skip the tiles' problems.
+constexpr int kTeamThreads = 256;
+constexpr int64_t kMaxTeamBlocks = 4096;
+
+// Problems of up to this many columns keep the block's lane states in
+// shared memory (40 KiB), larger ones in their workspace slot.
+constexpr int32_t kSharedLanes = 1024;
 
 // A single bad pair of offsets can make the other problems overlap, so the
 // whole batch is refused when any pair is bad (see core/ragged_lsa.h).
@@ -30,11 +45,89 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
   }
 }
 
+__device__ inline int64_t oriented_columns(const int64_t* offsets, int64_t s, int64_t num_cols) {
+  const int64_t n = offsets[s + 1] - offsets[s];
+  return n > num_cols ? n : num_cols;
+}
+
+// Each tile of Width lanes takes the problems whose width is its own and
+// skips the others; refused batches are left to the block kernel.
+template <typename T, int Width>
+__global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad) {
+  __shared__ double staged[kThreadsPerBlock / Width][Width * Width];
+  if (*offsets_bad != 0) return;
+  const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
+  const int64_t first = grid_first_index() / Width;
+  const int64_t stride = grid_stride() / Width;
+  for (int64_t s = first; s < p.num_problems; s += stride) {
+    const int64_t nc = oriented_columns(p.offsets, s, p.num_cols);
+    if (core::tile_width(nc) != Width) continue;
+    int32_t nr = 0;
+    int32_t ncols = 0;
+    core::oriented_dims(p.offsets[s + 1] - p.offsets[s], p.num_cols, &nr, &ncols);
+    TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, ncols);
+    core::solve_ragged_problem_team(team, p, s, tile.thread_rank() == 0);
+  }
+}
+
+// Each block takes the problems wider than a tile, and writes the refusal of
+// every problem of a refused batch.
+template <typename T>
+__global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, double* doubles, int32_t* ints,
+                                         const int32_t* offsets_bad) {
+  __shared__ core::PickKey slots[2][kMaxTeamWarps];
+  __shared__ double shared_doubles[core::kDoublesPerUnit * kSharedLanes + kSharedLanes];
+  __shared__ int32_t shared_ints[core::kIntsPerUnit * kSharedLanes + kSharedLanes];
+  const bool refuse = *offsets_bad != 0;
+  const int32_t thread = static_cast<int32_t>(threadIdx.x);
+  for (int64_t s = blockIdx.x; s < p.num_problems; s += gridDim.x) {
+    int32_t nr = 0;
+    int32_t nc = 0;
+    if (refuse || !core::oriented_dims(p.offsets[s + 1] - p.offsets[s], p.num_cols, &nr, &nc)) {
+      if (thread == 0) p.status[s] = core::kInvalidProblem;
+      continue;
+    }
+    if (core::tile_width(nc) != 0) continue;
+    // A problem needs nr + 2 nc doubles and nr + 3 nc int32s (nr <= nc).
+    const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
+    const core::Workspace ws = nc <= kSharedLanes ? core::make_workspace(shared_doubles, shared_ints, nr, nc)
+                                                  : core::make_workspace(doubles + core::kDoublesPerUnit * slot,
+                                                                         ints + core::kIntsPerUnit * slot, nr, nc);
+    BlockTeam team{{ws, nr, nc}, slots, thread, static_cast<int32_t>(blockDim.x)};
+    core::solve_ragged_problem_team(team, p, s, thread == 0);
+    // The next problem's first writes must not meet this one's last reads.
+    __syncthreads();
+  }
+}
+
+template <typename T, int Width>
+cudaError_t launch_tiles(const core::RaggedLsaParams<T>& p, const int32_t* offsets_bad, cudaStream_t stream) {
+  const int blocks = blocks_for(p.num_problems * Width, kThreadsPerBlock);
+  solve_problems_by_tiles<T, Width><<<blocks, kThreadsPerBlock, 0, stream>>>(p, offsets_bad);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launch_teams(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, const int32_t* offsets_bad,
+                         cudaStream_t stream) {
+  // Every problem has at least num_cols columns in the solver's
+  // orientation, so tiles narrower than that have nothing to take.
+  const int32_t narrowest = core::tile_width(p.num_cols);
+  cudaError_t error = cudaSuccess;
+  if (narrowest != 0 && narrowest <= 8) error = launch_tiles<T, 8>(p, offsets_bad, stream);
+  if (error == cudaSuccess && narrowest != 0 && narrowest <= 16) error = launch_tiles<T, 16>(p, offsets_bad, stream);
+  if (error == cudaSuccess && narrowest != 0) error = launch_tiles<T, 32>(p, offsets_bad, stream);
+  if (error != cudaSuccess) return error;
+  const int blocks = static_cast<int>(p.num_problems < kMaxTeamBlocks ? p.num_problems : kMaxTeamBlocks);
+  solve_problems_by_blocks<T><<<blocks, kTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 template <typename T>
 cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
-                                     int32_t* offsets_bad, cudaStream_t stream) {
+                                     int32_t* offsets_bad, bool thread_solver, cudaStream_t stream) {
   if (params.num_problems == 0) return cudaSuccess;
   cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
   if (error != cudaSuccess) return error;
@@ -43,12 +136,13 @@ cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, dou
                                                             offsets_bad);
   error = cudaGetLastError();
   if (error != cudaSuccess) return error;
+  if (!thread_solver) return launch_teams(params, doubles, ints, offsets_bad, stream);
   solve_problems<T><<<blocks, kThreadsPerBlock, 0, stream>>>(params, doubles, ints, offsets_bad);
   return cudaGetLastError();
 }
 
-#define IDMATCH_INSTANTIATE(T)                                                                                   \
-  template cudaError_t launch_ragged_lsa_kernel<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, \
+#define IDMATCH_INSTANTIATE(T)                                                                                         \
+  template cudaError_t launch_ragged_lsa_kernel<T>(const core::RaggedLsaParams<T>&, double*, int32_t*, int32_t*, bool, \
                                                    cudaStream_t);
 IDMATCH_FOR_EACH_FLOATING_TYPE(IDMATCH_INSTANTIATE)
 #undef IDMATCH_INSTANTIATE

@@ -11,13 +11,14 @@
 namespace idmatch {
 namespace ops {
 
-// Solves every problem of the batch on `stream`, one thread per problem, in a
-// workspace of core::workspace_units(...) units. offsets_bad is one int32 on
-// the device; the launcher clears it itself. Returns the launch error, if
+// Solves every problem of the batch on `stream` in a workspace of
+// core::workspace_units(...) units: by teams of threads (core/lsa_team.h),
+// or by one thread per problem when thread_solver. offsets_bad is one int32
+// on the device; the launcher clears it itself. Returns the launch error, if
 // any.
 template <typename T>
 cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
-                                     int32_t* offsets_bad, cudaStream_t stream);
+                                     int32_t* offsets_bad, bool thread_solver, cudaStream_t stream);
 
 }  // namespace ops
 }  // namespace idmatch

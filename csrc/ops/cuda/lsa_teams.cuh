@@ -1,0 +1,183 @@
+// The GPU teams of the cooperative solver (core/lsa_team.h): a tile of 8, 16
+// or 32 lanes of a warp whose lanes keep their column and row in registers
+// and talk by shuffles, and a thread block whose threads share the states in
+// the problem's workspace and meet at one barrier per scan step.
+#pragma once
+
+#include <cooperative_groups.h>
+
+#include "../../core/lsa_team.h"
+
+namespace idmatch {
+namespace ops {
+
+namespace cg = cooperative_groups;
+
+template <class Group>
+__device__ inline core::PickKey shuffle_key(const Group& group, const core::PickKey& key, int lane_mask) {
+  return {group.shfl_xor(key.cost, lane_mask), group.shfl_xor(key.tie, lane_mask),
+          group.shfl_xor(key.column, lane_mask), group.shfl_xor(key.row, lane_mask)};
+}
+
+// The least key of a group of lanes, in every lane: keys differ (see
+// core/lsa_team.h), so the butterfly's order does not matter.
+template <class Group>
+__device__ inline core::PickKey min_key(const Group& group, core::PickKey key) {
+  for (int lane_mask = static_cast<int>(group.size()) / 2; lane_mask > 0; lane_mask /= 2) {
+    const core::PickKey other = shuffle_key(group, key, lane_mask);
+    if (core::precedes(other, key)) key = other;
+  }
+  return key;
+}
+
+// Lanes [0, nc) of a tile of Width lanes hold the problem's columns, lanes
+// [0, nr) its rows; the other lanes take part in the shuffles only. The
+// problem's cost, in the solver's orientation and in float64, is staged in
+// shared memory first (Width x Width doubles), each lane copying its own
+// column: a scan step then reads shared memory instead of waiting on global
+// memory, and a lane reads only what it wrote.
+template <int Width>
+struct TileTeam {
+  cg::thread_block_tile<Width> tile;
+  double* staged;  // Width * Width, shared memory
+  int32_t nr;
+  int32_t nc;
+  int32_t lane;
+  core::ColumnState col;
+  core::RowState rw;
+
+  __device__ TileTeam(const cg::thread_block_tile<Width>& t, double* staging, int32_t rows, int32_t cols)
+      : tile(t), staged(staging), nr(rows), nc(cols), lane(static_cast<int32_t>(t.thread_rank())) {}
+
+  template <class Cost>
+  __device__ core::DenseRowMajor stage(const Cost& cost, int32_t rows, int32_t cols) const {
+    if (lane < cols) {
+      for (int32_t i = 0; i < rows; ++i) staged[i * Width + lane] = cost.row(i)(lane);
+    }
+    return {staged, Width};
+  }
+
+  __device__ void init() {
+    col = core::fresh_column();
+    rw = core::fresh_row();
+  }
+  template <class F>
+  __device__ void for_columns(F&& f) {
+    if (lane < nc) f(lane, col);
+  }
+  template <class F>
+  __device__ bool any_column(F&& f) {
+    const bool found = lane < nc && f(lane, col);
+    return tile.any(found);
+  }
+  template <class F>
+  __device__ core::PickKey min_column(F&& f) {
+    return min_key(tile, lane < nc ? f(lane, static_cast<const core::ColumnState&>(col)) : core::no_pick());
+  }
+  __device__ core::ColumnState shuffle_column(int32_t from) const {
+    return {tile.shfl(col.v, from), tile.shfl(col.spc, from), tile.shfl(col.path, from), tile.shfl(col.row4col, from),
+            tile.shfl(col.pos, from)};
+  }
+  __device__ core::ColumnState column(int32_t j) const { return shuffle_column(j); }
+  __device__ core::RowState row(int32_t i) const { return {tile.shfl(rw.u, i), tile.shfl(rw.col4row, i)}; }
+  template <class F>
+  __device__ void for_rows(F&& f) {
+    const bool has_row = lane < nr;
+    const core::ColumnState assigned = shuffle_column(has_row && rw.col4row >= 0 ? rw.col4row : lane);
+    if (has_row) f(lane, rw, assigned);
+  }
+  template <class F>
+  __device__ void at_column(int32_t j, F&& f) {
+    if (lane == j) f(col);
+  }
+  template <class F>
+  __device__ void at_row(int32_t i, F&& f) {
+    if (lane == i) f(rw);
+  }
+  __device__ void sync() const {}
+};
+
+// The most warps a block team has.
+constexpr int kMaxTeamWarps = 32;
+
+// The threads of a block, thread t holding columns and rows t, t + T, ...
+// in the workspace. A scan step's pick is one barrier: each warp's least
+// key goes to shared memory, and every warp reduces those. The slots
+// alternate between two sets, so that the next pick's writes never meet
+// this pick's reads (a barrier always lies between).
+struct BlockTeam {
+  core::WorkspaceLanes lanes;
+  core::PickKey (*slots)[kMaxTeamWarps];  // [2][kMaxTeamWarps] in shared memory
+  int32_t thread;
+  int32_t threads;
+  int parity = 0;
+
+  template <class Cost>
+  __device__ const Cost& stage(const Cost& cost, int32_t, int32_t) const {
+    return cost;
+  }
+
+  __device__ void init() const {
+    for (int32_t j = thread; j < lanes.nc; j += threads) lanes.store_column(j, core::fresh_column());
+    for (int32_t i = thread; i < lanes.nr; i += threads) lanes.store_row(i, core::fresh_row());
+  }
+  template <class F>
+  __device__ void for_columns(F&& f) const {
+    for (int32_t j = thread; j < lanes.nc; j += threads) {
+      core::ColumnState c = lanes.load_column(j);
+      f(j, c);
+      lanes.store_column(j, c);
+    }
+  }
+  template <class F>
+  __device__ bool any_column(F&& f) const {
+    bool found = false;
+    for_columns([&](int32_t j, core::ColumnState& c) { found |= f(j, c); });
+    return __syncthreads_or(found) != 0;
+  }
+  template <class F>
+  __device__ core::PickKey min_column(F&& f) {
+    core::PickKey best = core::no_pick();
+    for (int32_t j = thread; j < lanes.nc; j += threads) {
+      const core::PickKey key = f(j, lanes.load_column(j));
+      if (core::precedes(key, best)) best = key;
+    }
+    const cg::thread_block_tile<32> warp = cg::tiled_partition<32>(cg::this_thread_block());
+    best = min_key(warp, best);
+    const int32_t warps = threads / 32;
+    if (warp.thread_rank() == 0) slots[parity][thread / 32] = best;
+    __syncthreads();
+    best = min_key(
+        warp, static_cast<int32_t>(warp.thread_rank()) < warps ? slots[parity][warp.thread_rank()] : core::no_pick());
+    parity ^= 1;
+    return best;
+  }
+  __device__ core::ColumnState column(int32_t j) const { return lanes.load_column(j); }
+  __device__ core::RowState row(int32_t i) const { return lanes.load_row(i); }
+  template <class F>
+  __device__ void for_rows(F&& f) const {
+    for (int32_t i = thread; i < lanes.nr; i += threads) {
+      core::RowState r = lanes.load_row(i);
+      f(i, r, lanes.assigned_column(r));
+      lanes.store_row(i, r);
+    }
+  }
+  template <class F>
+  __device__ void at_column(int32_t j, F&& f) const {
+    if (j % threads != thread) return;
+    core::ColumnState c = lanes.load_column(j);
+    f(c);
+    lanes.store_column(j, c);
+  }
+  template <class F>
+  __device__ void at_row(int32_t i, F&& f) const {
+    if (i % threads != thread) return;
+    core::RowState r = lanes.load_row(i);
+    f(r);
+    lanes.store_row(i, r);
+  }
+  __device__ void sync() const { __syncthreads(); }
+};
+
+}  // namespace ops
+}  // namespace idmatch
