@@ -190,6 +190,7 @@ IDMATCH_HOST_DEVICE Status solve_oriented_team(Team& team, const Cost& cost, int
     team.for_rows([&](int32_t i, RowState& r, const ColumnState& assigned) {
       update_row_dual(r, i, cur, min_val, assigned, num_remaining);
     });
+    team.sync();
 
     // Augment along the path back to `cur`: every lane reads the next step
     // before any lane writes this one.

@@ -101,10 +101,11 @@ struct TileTeam {
 constexpr int kMaxTeamWarps = 32;
 
 // The threads of a block, thread t holding columns and rows t, t + T, ...
-// in the workspace. A scan step's pick is one barrier: each warp's least
+// of the lane states in the workspace (64-bit loop indices: nc may come
+// within T of 2^31). A scan step's pick is one barrier: each warp's least
 // key goes to shared memory, and every warp reduces those. The slots
-// alternate between two sets, so that the next pick's writes never meet
-// this pick's reads (a barrier always lies between).
+// alternate between two sets, so that the next pick's writes never meet this
+// pick's reads (a barrier always lies between).
 struct BlockTeam {
   core::WorkspaceLanes lanes;
   core::PickKey (*slots)[kMaxTeamWarps];  // [2][kMaxTeamWarps] in shared memory
@@ -118,12 +119,14 @@ struct BlockTeam {
   }
 
   __device__ void init() const {
-    for (int32_t j = thread; j < lanes.nc; j += threads) lanes.store_column(j, core::fresh_column());
-    for (int32_t i = thread; i < lanes.nr; i += threads) lanes.store_row(i, core::fresh_row());
+    for (int64_t j = thread; j < lanes.nc; j += threads)
+      lanes.store_column(static_cast<int32_t>(j), core::fresh_column());
+    for (int64_t i = thread; i < lanes.nr; i += threads) lanes.store_row(static_cast<int32_t>(i), core::fresh_row());
   }
   template <class F>
   __device__ void for_columns(F&& f) const {
-    for (int32_t j = thread; j < lanes.nc; j += threads) {
+    for (int64_t k = thread; k < lanes.nc; k += threads) {
+      const int32_t j = static_cast<int32_t>(k);
       core::ColumnState c = lanes.load_column(j);
       f(j, c);
       lanes.store_column(j, c);
@@ -138,7 +141,8 @@ struct BlockTeam {
   template <class F>
   __device__ core::PickKey min_column(F&& f) {
     core::PickKey best = core::no_pick();
-    for (int32_t j = thread; j < lanes.nc; j += threads) {
+    for (int64_t k = thread; k < lanes.nc; k += threads) {
+      const int32_t j = static_cast<int32_t>(k);
       const core::PickKey key = f(j, lanes.load_column(j));
       if (core::precedes(key, best)) best = key;
     }
@@ -156,7 +160,8 @@ struct BlockTeam {
   __device__ core::RowState row(int32_t i) const { return lanes.load_row(i); }
   template <class F>
   __device__ void for_rows(F&& f) const {
-    for (int32_t i = thread; i < lanes.nr; i += threads) {
+    for (int64_t k = thread; k < lanes.nr; k += threads) {
+      const int32_t i = static_cast<int32_t>(k);
       core::RowState r = lanes.load_row(i);
       f(i, r, lanes.assigned_column(r));
       lanes.store_row(i, r);
