@@ -31,6 +31,8 @@ step() {
   timeout --kill-after=10 "$limit" "$@" >"$out/$name.log" 2>&1
   rc=$?
   steps+=("{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $(($(date +%s) - start))}")
+  # Rewritten after every step: a run cut short still leaves its summary.
+  printf '{"steps": [%s]}\n' "$(IFS=,; echo "${steps[*]}")" >"$out/summary.json"
   echo "== $name: rc $rc in $(($(date +%s) - start)) s (log: $name.log)"
   tail -n 5 "$out/$name.log"
   return 0
@@ -70,13 +72,12 @@ step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 "$python" too
 
 step bench 120 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
 
+# The solver the teams replaced, on the workloads it serves: its answers
+# and its times, for the comparison.
 step thread-solver-tests 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m pytest -q -p no:cacheprovider \
-  "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py
-step thread-solver-memcheck 60 env IDMATCH_CUDA_THREAD_SOLVER=1 "$sanitizer" --tool memcheck --error-exitcode 1 \
-  "$python" tools/cuda_smoke.py
+  "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py -k "ragged or identity or graph"
 step thread-solver-bench 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m idmatch bench --device cuda \
-  --json "$out/bench-thread-solver.json"
+  --workloads L1,L2,L3,L4,T,W1,W2,W3,W4 --json "$out/bench-thread-solver.json"
 
-printf '{"steps": [%s]}\n' "$(IFS=,; echo "${steps[*]}")" >"$out/summary.json"
 echo "== summary: $out/summary.json"
 cat "$out/summary.json"
