@@ -51,15 +51,22 @@ __device__ inline int64_t oriented_columns(const int64_t* offsets, int64_t s, in
 }
 
 // Each tile of Width lanes takes the problems whose width is its own and
-// skips the others; refused batches are left to the block kernel.
+// skips the others. In a refused batch, the kernel launched first writes
+// every problem's refusal (writes_refusals), and the others do nothing.
 template <typename T, int Width>
-__global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad) {
+__global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad,
+                                        bool writes_refusals) {
   __shared__ double staged[kThreadsPerBlock / Width][Width * Width];
-  if (*offsets_bad != 0) return;
+  const bool refuse = *offsets_bad != 0;
+  if (refuse && !writes_refusals) return;
   const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
   const int64_t first = grid_first_index() / Width;
   const int64_t stride = grid_stride() / Width;
   for (int64_t s = first; s < p.num_problems; s += stride) {
+    if (refuse) {
+      if (tile.thread_rank() == 0) p.status[s] = core::kInvalidProblem;
+      continue;
+    }
     const int64_t nc = oriented_columns(p.offsets, s, p.num_cols);
     if (core::tile_width(nc) != Width) continue;
     int32_t nr = 0;
@@ -70,15 +77,16 @@ __global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const 
   }
 }
 
-// Each block takes the problems wider than a tile, and writes the refusal of
-// every problem of a refused batch.
+// Each block takes the problems wider than a tile (and those too large to
+// solve, which it refuses); refusals of a whole batch as for the tiles.
 template <typename T>
 __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, double* doubles, int32_t* ints,
-                                         const int32_t* offsets_bad) {
+                                         const int32_t* offsets_bad, bool writes_refusals) {
   __shared__ core::PickKey slots[2][kMaxTeamWarps];
   __shared__ double shared_doubles[core::kDoublesPerUnit * kSharedLanes + kSharedLanes];
   __shared__ int32_t shared_ints[core::kIntsPerUnit * kSharedLanes + kSharedLanes];
   const bool refuse = *offsets_bad != 0;
+  if (refuse && !writes_refusals) return;
   const int32_t thread = static_cast<int32_t>(threadIdx.x);
   for (int64_t s = blockIdx.x; s < p.num_problems; s += gridDim.x) {
     int32_t nr = 0;
@@ -101,25 +109,41 @@ __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, doubl
 }
 
 template <typename T, int Width>
-cudaError_t launch_tiles(const core::RaggedLsaParams<T>& p, const int32_t* offsets_bad, cudaStream_t stream) {
+cudaError_t launch_tiles(const core::RaggedLsaParams<T>& p, const int32_t* offsets_bad, bool writes_refusals,
+                         cudaStream_t stream) {
   const int blocks = blocks_for(p.num_problems * Width, kThreadsPerBlock);
-  solve_problems_by_tiles<T, Width><<<blocks, kThreadsPerBlock, 0, stream>>>(p, offsets_bad);
+  solve_problems_by_tiles<T, Width><<<blocks, kThreadsPerBlock, 0, stream>>>(p, offsets_bad, writes_refusals);
   return cudaGetLastError();
 }
 
+// Launches only the kernels that can have problems to take, as far as the
+// host knows without reading the offsets: a problem has at least num_cols
+// and at most max(num_rows, num_cols) columns in the solver's orientation.
 template <typename T>
 cudaError_t launch_teams(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, const int32_t* offsets_bad,
                          cudaStream_t stream) {
-  // Every problem has at least num_cols columns in the solver's
-  // orientation, so tiles narrower than that have nothing to take.
-  const int32_t narrowest = core::tile_width(p.num_cols);
+  const int32_t narrowest = core::tile_width(p.num_cols);                                      // 0: all are blocks'
+  const int32_t widest = core::tile_width(p.num_rows > p.num_cols ? p.num_rows : p.num_cols);  // 0: some may be
+  bool writes_refusals = true;
   cudaError_t error = cudaSuccess;
-  if (narrowest != 0 && narrowest <= 8) error = launch_tiles<T, 8>(p, offsets_bad, stream);
-  if (error == cudaSuccess && narrowest != 0 && narrowest <= 16) error = launch_tiles<T, 16>(p, offsets_bad, stream);
-  if (error == cudaSuccess && narrowest != 0) error = launch_tiles<T, 32>(p, offsets_bad, stream);
-  if (error != cudaSuccess) return error;
+  auto tiles_of = [&](int32_t width) {
+    return narrowest != 0 && narrowest <= width && (widest == 0 || width <= widest);
+  };
+  if (tiles_of(8)) {
+    error = launch_tiles<T, 8>(p, offsets_bad, writes_refusals, stream);
+    writes_refusals = false;
+  }
+  if (error == cudaSuccess && tiles_of(16)) {
+    error = launch_tiles<T, 16>(p, offsets_bad, writes_refusals, stream);
+    writes_refusals = false;
+  }
+  if (error == cudaSuccess && tiles_of(32)) {
+    error = launch_tiles<T, 32>(p, offsets_bad, writes_refusals, stream);
+    writes_refusals = false;
+  }
+  if (error != cudaSuccess || widest != 0) return error;
   const int blocks = static_cast<int>(p.num_problems < kMaxTeamBlocks ? p.num_problems : kMaxTeamBlocks);
-  solve_problems_by_blocks<T><<<blocks, kTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad);
+  solve_problems_by_blocks<T><<<blocks, kTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad, writes_refusals);
   return cudaGetLastError();
 }
 
