@@ -1,7 +1,8 @@
 // The GPU teams of the cooperative solver (core/lsa_team.h): a tile of 8, 16
 // or 32 lanes of a warp whose lanes keep their column and row in registers
-// and talk by shuffles, and a thread block whose threads share the states in
-// the problem's workspace and meet at one barrier per scan step.
+// and talk by shuffles, and a thread block whose threads share the states
+// (in shared memory, or in the problem's workspace when too many) and meet
+// at one barrier per scan step.
 #pragma once
 
 #include <cooperative_groups.h>
