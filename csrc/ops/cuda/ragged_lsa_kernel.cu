@@ -45,11 +45,6 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
   }
 }
 
-__device__ inline int64_t oriented_columns(const int64_t* offsets, int64_t s, int64_t num_cols) {
-  const int64_t n = offsets[s + 1] - offsets[s];
-  return n > num_cols ? n : num_cols;
-}
-
 // Each tile of Width lanes takes the problems whose width is its own and
 // skips the others. In a refused batch, the kernel launched first writes
 // every problem's refusal (writes_refusals), and the others do nothing.
@@ -67,12 +62,11 @@ __global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const 
       if (tile.thread_rank() == 0) p.status[s] = core::kInvalidProblem;
       continue;
     }
-    const int64_t nc = oriented_columns(p.offsets, s, p.num_cols);
-    if (core::tile_width(nc) != Width) continue;
     int32_t nr = 0;
-    int32_t ncols = 0;
-    core::oriented_dims(p.offsets[s + 1] - p.offsets[s], p.num_cols, &nr, &ncols);
-    TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, ncols);
+    int32_t nc = 0;
+    const bool solvable = core::oriented_dims(p.offsets[s + 1] - p.offsets[s], p.num_cols, &nr, &nc);
+    if (!solvable || core::tile_width(nc) != Width) continue;  // the block kernel refuses the unsolvable
+    TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, nc);
     core::solve_ragged_problem_team(team, p, s, tile.thread_rank() == 0);
   }
 }
