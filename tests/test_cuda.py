@@ -55,11 +55,12 @@ def identity_batch(rng: np.random.Generator, n_samples: int, n_classes: int, n_c
     return maps, points, vals, samples, channels
 
 
-def paf_batch(rng: np.random.Generator, n_samples: int, n_edges: int, count: int, dtype: torch.dtype):
+def paf_batch(rng: np.random.Generator, n_samples: int, n_edges: int, count: int, dtype: torch.dtype, n_peaks: int = 9):
     """PAF candidates: tie-heavy scores, some NaN, duplicate pairs, some
-    indices out of range, and sparse problems (many infeasible)."""
+    indices out of range, and sparse problems (many infeasible); peak
+    indices below n_peaks."""
     edges = torch.from_numpy(rng.integers(-1, n_edges + 1, size=count))
-    peaks = torch.from_numpy(rng.integers(0, 9, size=(count, 2)))
+    peaks = torch.from_numpy(rng.integers(0, n_peaks, size=(count, 2)))
     scores = tie_heavy(rng, (count,), dtype)
     scores[torch.from_numpy(rng.random(count) < 0.05)] = float("nan")
     samples = torch.from_numpy(rng.integers(0, n_samples + 1, size=count))
@@ -116,13 +117,15 @@ def test_identity_ops_equal_cpu_on_many_groups(dtype):
 
 @pytest.mark.parametrize("dtype", FLOATING_DTYPES)
 def test_paf_op_equals_cpu_on_many_problems(dtype):
-    # 4 dtypes x 25,000 (sample, edge) problems of a few candidates each.
+    # 4 dtypes x 25,000 (sample, edge) problems of a few candidates each,
+    # then 1,000 of about 30 sources and destinations: both sides of the
+    # kernel's tile of 32 columns.
     rng = np.random.default_rng(23 + FLOATING_DTYPES.index(dtype))
-    n_samples, n_edges = 2500, 10
-    inputs = paf_batch(rng, n_samples, n_edges, 200_000, dtype)
-    expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
-    actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
-    assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype}")
+    for n_samples, n_edges, count, n_peaks in ((2500, 10, 200_000, 9), (200, 5, 60_000, 40)):
+        inputs = paf_batch(rng, n_samples, n_edges, count, dtype, n_peaks)
+        expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+        actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
+        assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype} peaks < {n_peaks}")
 
 
 def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots: int, n_classes: int, dtype):
@@ -140,8 +143,11 @@ def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots
 def test_padded_ops_equal_cpu_on_many_groups(dtype):
     # 4 dtypes x 2 shapes x 12,500 groups (or samples) = 100,000 problems
     # through each padded op; groups with fewer and more slots than classes.
+    # Then smaller batches for the other team widths: tiles of 16 lanes and
+    # blocks.
     rng = np.random.default_rng(41 + FLOATING_DTYPES.index(dtype))
-    for n_samples, n_nodes, n_slots, n_classes in ((500, 25, 3, 4), (50, 250, 24, 20)):
+    shapes = ((500, 25, 3, 4), (50, 250, 24, 20), (40, 25, 12, 9), (10, 25, 40, 6), (10, 20, 5, 36))
+    for n_samples, n_nodes, n_slots, n_classes in shapes:
         inputs = padded_batch(rng, n_samples, n_nodes, n_slots, n_classes, dtype)
         what = f"{dtype} B={n_samples} N={n_nodes} K={n_slots} C={n_classes}"
         expected = RAW.classify_padded_peaks(*inputs)

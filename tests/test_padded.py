@@ -157,24 +157,60 @@ def test_every_dtype_keeps_its_dtype(dtype):
         )
 
 
-def test_larger_groups_rows_above_and_below_classes():
-    """Groups of up to 40 slots against 3 and 30 classes: tall and wide
-    problems, beyond a handful of rows."""
+# Slots and classes on both sides of the CUDA kernels' team widths: a tile of
+# 8, 16 or 32 lanes takes a problem of up to that many slots and classes, a
+# thread block takes larger ones (core/lsa_team.h).
+AROUND_THE_TEAM_WIDTHS = (
+    (8, 3),
+    (9, 3),
+    (3, 9),
+    (16, 16),
+    (17, 5),
+    (5, 17),
+    (32, 4),
+    (4, 32),
+    (33, 2),
+    (2, 33),
+    (25, 25),
+    (40, 3),
+    (3, 30),
+    (40, 30),
+)
+
+
+def around_the_team_widths(rng: np.random.Generator):
+    """For each (K, C) of AROUND_THE_TEAM_WIDTHS, a classify_padded_peaks
+    batch with K slots and C classes and a match_padded_instances batch with
+    K instances, of dense masks and tie-heavy probabilities."""
+    for k, c in AROUND_THE_TEAM_WIDTHS:
+        mask = rng.random((2, 3, k)) < rng.choice([0.5, 0.9, 1.0])
+        peaks = garbage_where_masked(rng, rng.integers(-64, 64, size=(2, 3, k, 2)) / 2.0, mask)
+        vals = garbage_where_masked(rng, rng.random((2, 3, k)), mask)
+        probs = garbage_where_masked(rng, random_probs(rng, (2, 3, k, c)), mask)
+        valid = rng.random((3, k)) < rng.choice([0.5, 0.9, 1.0])
+        inst = garbage_where_masked(rng, random_probs(rng, (3, k, c)), valid)
+        yield (
+            (torch.from_numpy(peaks), torch.from_numpy(vals), torch.from_numpy(mask), torch.from_numpy(probs).float()),
+            (torch.from_numpy(inst), torch.from_numpy(valid)),
+        )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shapes_around_the_team_widths(device):
+    """Tall and wide groups beyond a handful of rows, on both sides of each
+    team width, many times over."""
     rng = np.random.default_rng(11)
-    for k, c in ((40, 3), (3, 30), (25, 25), (40, 30)):
-        mask = rng.random((2, 3, k)) < 0.8
-        probs = torch.from_numpy(random_probs(rng, (2, 3, k, c)))
-        peaks = torch.from_numpy(rng.random((2, 3, k, 2)))
-        vals = torch.from_numpy(rng.random((2, 3, k)))
-        inputs = (peaks, vals, torch.from_numpy(mask), probs)
-        assert_outputs_identical(
-            idmatch.classify_padded_peaks(*inputs), reference.classify_padded_peaks(*inputs), f"K={k} C={c}"
-        )
-        valid = torch.from_numpy(rng.random((3, k)) < 0.8)
-        inst = torch.from_numpy(random_probs(rng, (3, k, c))).float()
-        assert_outputs_identical(
-            idmatch.match_padded_instances(inst, valid), reference.match_padded_instances(inst, valid), f"I={k} C={c}"
-        )
+    for trial in range(10):
+        for peaks, instances in around_the_team_widths(rng):
+            what = f"trial {trial}, K={peaks[0].shape[2]} C={peaks[3].shape[3]}"
+            points, point_vals, class_vectors, status = RAW.classify_padded_peaks(*on(device, peaks))
+            assert bool((status == Status.OK.value).all()), what
+            expected = reference.classify_padded_peaks(*peaks)
+            assert_outputs_identical((points, point_vals, class_vectors), expected, what, device)
+            class_inds, instance_inds, status = RAW.match_padded_instances(*on(device, instances))
+            assert bool((status == Status.OK.value).all()), what
+            expected = reference.match_padded_instances(*instances)
+            assert_outputs_identical((class_inds, instance_inds), expected, what, device)
 
 
 @pytest.mark.parametrize("shape", [(0, 3, 4, 2), (2, 0, 4, 2), (2, 3, 0, 2), (2, 3, 4, 0), (0, 0, 0, 0)])
@@ -407,12 +443,12 @@ import numpy as np
 import torch
 import idmatch  # noqa: F401
 sys.path.insert(0, sys.argv[2])
-from test_padded import random_padded_instances, random_padded_peaks
+from test_padded import around_the_team_widths, random_padded_instances, random_padded_peaks
 rng = np.random.default_rng(404)
+cases = [(random_padded_peaks(rng), random_padded_instances(rng)) for _ in range(300)]
+cases += [case for _ in range(3) for case in around_the_team_widths(rng)]
 results = []
-for _ in range(300):
-    peaks = random_padded_peaks(rng)
-    instances = random_padded_instances(rng)
+for peaks, instances in cases:
     results.append((peaks, torch.ops.idmatch.classify_padded_peaks(*peaks),
                     instances, torch.ops.idmatch.match_padded_instances(*instances)))
 torch.save(results, sys.argv[1])

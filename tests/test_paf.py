@@ -14,7 +14,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
 import idmatch
-from conftest import FLOATING_DTYPES, assert_identical
+from conftest import CPU_KERNELS, FLOATING_DTYPES, assert_child_ok, assert_identical, cpu_kernels_env, run_child
 from idmatch import Status, reference
 from idmatch.paf import match_candidates_batch, match_candidates_sample
 
@@ -25,14 +25,25 @@ RAW = torch.ops.idmatch
 # Random candidate sets.
 
 
-def random_problem(rng: np.random.Generator, kind: str):
-    """Candidates (src peak, dst peak, score) of one (sample, edge)."""
-    n_src, n_dst = int(rng.integers(0, 7)), int(rng.integers(0, 7))
-    src_peaks = rng.choice(40, size=n_src, replace=False) - 5  # some negative peak indices
-    dst_peaks = rng.choice(40, size=n_dst, replace=False)
+# Source and destination counts on both sides of the CUDA kernel's tile
+# (up to 32 columns in the solver's orientation; wider problems take one
+# thread).
+AROUND_THE_TILE = (1, 8, 9, 16, 17, 31, 32, 33, 40)
+
+
+def random_problem(rng: np.random.Generator, kind: str, wide: bool = False):
+    """Candidates (src peak, dst peak, score) of one (sample, edge): up to 6
+    sources and 6 destinations, or counts from AROUND_THE_TILE when wide."""
+    if wide:
+        n_src, n_dst = (int(n) for n in rng.choice(AROUND_THE_TILE, size=2))
+    else:
+        n_src, n_dst = int(rng.integers(0, 7)), int(rng.integers(0, 7))
+    peak_range = 50 if wide else 40
+    src_peaks = rng.choice(peak_range, size=n_src, replace=False) - 5  # some negative peak indices
+    dst_peaks = rng.choice(peak_range, size=n_dst, replace=False)
     pairs = [(s, d) for s in src_peaks for d in dst_peaks]
     if kind == "sparse" and pairs:
-        keep = rng.random(len(pairs)) < rng.uniform(0.1, 0.6)
+        keep = rng.random(len(pairs)) < (rng.uniform(0.01, 0.1) if wide else rng.uniform(0.1, 0.6))
         pairs = [p for p, k in zip(pairs, keep) if k]
     if pairs and rng.random() < 0.3:  # some pairs listed twice or more
         extra = rng.integers(0, len(pairs), size=int(rng.integers(1, 4)))
@@ -48,7 +59,7 @@ def random_problem(rng: np.random.Generator, kind: str):
     return [(int(s), int(d), float(v)) for (s, d), v in zip(pairs, scores)]
 
 
-def random_batch(rng, n_samples: int, n_edges: int, kind: str, score_dtype, index_dtype):
+def random_batch(rng, n_samples: int, n_edges: int, kind: str, score_dtype, index_dtype, wide: bool = False):
     """Per-sample lists (edge_inds, edge_peak_inds, line_scores), candidates
     of a sample in random order."""
     edges, peaks, scores = [], [], []
@@ -57,7 +68,7 @@ def random_batch(rng, n_samples: int, n_edges: int, kind: str, score_dtype, inde
         for k in range(n_edges):
             if rng.random() < 0.15:
                 continue  # an edge with no candidates
-            rows += [(k, s, d, v) for s, d, v in random_problem(rng, kind)]
+            rows += [(k, s, d, v) for s, d, v in random_problem(rng, kind, wide)]
         order = rng.permutation(len(rows))
         rows = [rows[i] for i in order]
         edges.append(torch.tensor([r[0] for r in rows], dtype=index_dtype))
@@ -166,6 +177,22 @@ def test_batch_equals_reference(score_dtype, index_dtype, kind):
     assert totals["feasible"] > 250
     if kind == "sparse":
         assert totals["infeasible"] > 10
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_problems_around_the_tile_width(kind):
+    """Problems of 1 to 40 sources and destinations, on both sides of the
+    CUDA kernel's tile width, against the reference."""
+    rng = np.random.default_rng(41 + (kind == "sparse"))
+    totals = {"feasible": 0, "infeasible": 0}
+    for trial in range(10):
+        edges, peaks, scores = random_batch(rng, 2, 3, kind, torch.float32, torch.int64, wide=True)
+        checked = check_batch(edges, peaks, no_posinf(scores), 3, f"{kind} trial {trial}")
+        for name in totals:
+            totals[name] += checked[name]
+    assert totals["feasible"] > 30
+    if kind == "sparse":
+        assert totals["infeasible"] > 15
 
 
 def test_many_samples_one_call():
@@ -536,3 +563,44 @@ def test_posinf_scores_in_bulk():
             check_batch(edges, peaks, scores, 3, f"trial {trial}")
             answered += 1
     assert raised > 20 and answered > 20
+
+
+# ---------------------------------------------------------------------------
+# Every CPU kernel set gives the same answers, on narrow and wide problems,
+# infeasible ones among them.
+
+KERNEL_SETS_CHILD = """
+import sys
+import numpy as np
+import torch
+import idmatch  # noqa: F401
+sys.path.insert(0, sys.argv[2])
+from test_paf import kernel_set_batches
+results = []
+for inputs in kernel_set_batches(np.random.default_rng(43)):
+    results.append((inputs, torch.ops.idmatch.match_paf_candidates(*inputs, 3, 3)))
+torch.save(results, sys.argv[1])
+"""
+
+
+def kernel_set_batches(rng: np.random.Generator):
+    """The raw op's inputs for batches of 3 samples and 3 edges, narrow and
+    wide, dense and sparse."""
+    for wide in (False, True):
+        for kind in ("dense", "sparse"):
+            for _ in range(4):
+                edges, peaks, scores = random_batch(rng, 3, 3, kind, torch.float32, torch.int64, wide)
+                samples = torch.cat([torch.full((len(e),), k, dtype=torch.int64) for k, e in enumerate(edges)])
+                yield torch.cat(edges), torch.cat(peaks), torch.cat(no_posinf(scores)), samples
+
+
+@pytest.mark.parametrize("kernels", CPU_KERNELS)
+def test_every_cpu_kernel_set_agrees(tmp_path, kernels):
+    path = tmp_path / "results.pt"
+    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    assert_child_ok(run_child("-c", KERNEL_SETS_CHILD, str(path), tests_dir, env=cpu_kernels_env(kernels)), kernels)
+    results = torch.load(path)
+    assert len(results) == 16
+    for k, (inputs, got) in enumerate(results):
+        for a, e in zip(got, RAW.match_paf_candidates(*inputs, 3, 3)):
+            assert_identical(a, e, f"{kernels}, batch {k}")

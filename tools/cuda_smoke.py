@@ -2,12 +2,15 @@
 
 Cases: every floating dtype, empty shapes, strided and expanded inputs,
 out-of-range indices and NaN entries (the status paths), padded peaks and
-instances, tall problems and
-problems past the 64-column scan. Prints one line per op and exits 0 when
+instances, tall problems, problems past the 64-column scan, and problems
+for every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the PAF
+kernel's one thread beyond its tile). Prints one line per op and exits 0 when
 every call returned; the sanitizer's report says whether any memory access or
 shared-memory race was wrong.
 
-Usage: compute-sanitizer --tool memcheck python tools/cuda_smoke.py
+Usage: compute-sanitizer --tool memcheck python tools/cuda_smoke.py [DEVICE]
+(DEVICE: cuda, the default, or cpu, where the tests run it to check that
+every case is a valid call).
 """
 
 import sys
@@ -63,6 +66,13 @@ def paf_cases(device):
         yield edges[::2].to(device), peaks[::2].to(device), scores[::2].to(device), samples[::2].to(device), 3, 5
         sparse = torch.randint(0, 40, (count, 2), generator=g)  # mostly infeasible problems
         yield edges.to(device), sparse.to(device), scores.to(device), samples.to(device), 3, 5
+    # Problems of up to 40 sources and destinations: the tile, and the one
+    # thread beyond its 32 columns.
+    count = 1500
+    edges = torch.randint(0, 2, (count,), generator=g)
+    wide = torch.randint(0, 40, (count, 2), generator=g)
+    scores = torch.rand(count, generator=g)
+    yield edges.to(device), wide.to(device), scores.to(device), torch.zeros_like(edges).to(device), 1, 2
     empty = torch.empty(0, dtype=torch.int64, device=device)
     yield empty, empty.reshape(0, 2), torch.empty(0, device=device), empty, 2, 3
 
@@ -76,6 +86,13 @@ def padded_cases(device):
         probs = torch.randint(0, 3, (3, 4, 6, 5), generator=g).to(dtype).to(device)
         yield peaks, vals, mask, probs
         yield peaks[:, :, ::2], vals[:, :, ::2], mask[:, :, ::2], probs[:, :, ::2, :3]  # strided, rows > classes
+    for slots in (12, 20, 40):  # tiles of 16 and 32 lanes, and a block
+        yield (
+            torch.rand(2, 3, slots, 2, generator=g).to(device),
+            torch.rand(2, 3, slots, generator=g).to(device),
+            (torch.rand(2, 3, slots, generator=g) < 0.8).to(device),
+            torch.randint(0, 3, (2, 3, slots, 6), generator=g).double().to(device),
+        )
     nan = torch.rand(2, 3, 4, 3, generator=g).to(device)
     nan[1, 2, 0, 1] = float("nan")  # a NaN in a valid slot: that group's status
     yield (
@@ -92,37 +109,38 @@ def padded_cases(device):
     )
 
 
-def main() -> int:
-    if not torch.cuda.is_available():
+def main(device: str = "cuda") -> int:
+    if device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device")
         return 1
     calls = 0
-    for cost, offsets, maximize in lsa_cases("cuda"):
+    for cost, offsets, maximize in lsa_cases(device):
         RAW.ragged_linear_sum_assignment(cost, offsets, maximize)
         calls += 1
     print(f"ragged_linear_sum_assignment: {calls} calls")
     calls = 0
-    for maps, points, vals, samples, channels, n_channels in identity_cases("cuda"):
+    for maps, points, vals, samples, channels, n_channels in identity_cases(device):
         probs = RAW.sample_class_maps(maps, points, samples)
         RAW.match_peaks_to_classes(probs, samples, channels, maps.shape[0], n_channels)
         RAW.classify_peaks_from_maps(maps, points, vals, samples, channels, n_channels)
         calls += 1
     print(f"sample_class_maps, match_peaks_to_classes, classify_peaks_from_maps: {calls} calls each")
     calls = 0
-    for edges, peaks, scores, samples, n_samples, n_edges in paf_cases("cuda"):
+    for edges, peaks, scores, samples, n_samples, n_edges in paf_cases(device):
         RAW.match_paf_candidates(edges, peaks, scores, samples, n_samples, n_edges)
         calls += 1
     print(f"match_paf_candidates: {calls} calls")
     calls = 0
-    for peaks, vals, mask, probs in padded_cases("cuda"):
+    for peaks, vals, mask, probs in padded_cases(device):
         RAW.classify_padded_peaks(peaks, vals, mask, probs)
-        RAW.match_padded_instances(probs[:, 0], mask[:, 0])
+        RAW.match_padded_instances(probs.flatten(0, 1), mask.flatten(0, 1))  # one sample per group
         calls += 1
     print(f"classify_padded_peaks, match_padded_instances: {calls} calls each")
-    torch.cuda.synchronize()
+    if device == "cuda":
+        torch.cuda.synchronize()
     print("all calls returned")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(*sys.argv[1:2]))

@@ -5,9 +5,9 @@
 # exactness suites run on CUDA through their `device` fixture, and
 # tests/test_cuda.py adds what only a GPU shows), runs compute-sanitizer
 # (memcheck, racecheck) over tools/cuda_smoke.py, and runs the benchmark on
-# CUDA with the peers that are installed. The CUDA tests, memcheck and the
-# benchmark run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per
-# problem, the solver the teams replace (core/lsa_team.h). Logs, the tests'
+# CUDA with the peers that are installed. The CUDA tests and the benchmark
+# run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per problem, the
+# solver the teams replace (core/lsa_team.h). Logs, the tests'
 # JUnit XML, the benchmarks' JSON and summary.json go into DIR.
 #
 # Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
@@ -75,7 +75,8 @@ step bench 120 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
 # The solver the teams replaced, on the workloads it serves: its answers
 # and its times, for the comparison.
 step thread-solver-tests 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m pytest -q -p no:cacheprovider \
-  "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py -k "ragged or identity or graph"
+  "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py \
+  -k "ragged or identity or graph or padded or paf"
 step thread-solver-bench 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m idmatch bench --device cuda \
   --workloads L1,L2,L3,L4,T,W1,W2,W3,W4 --json "$out/bench-thread-solver.json"
 

@@ -2,15 +2,17 @@
 // model's fixed-shape outputs (peaks padded to K slots per (sample, node),
 // instances padded to I per sample, with a validity mask) instead of a list
 // of peaks. The groups need no sort: a group is K (or I) consecutive slots.
-// Each function solves one group in full (fill, solve, filter, scatter), the
-// work of one CPU task or one CUDA thread. Plain pointers only, no ATen. See
-// docs/design.md, "Padded identity ops".
+// A problem (a group, or a sample) is solved in full (fill, solve, filter,
+// scatter) by one thread (the CPU tasks, and the CUDA kernels' thread
+// solver) or by a team of lanes (the CUDA kernels' default, lsa_team.h).
+// Plain pointers only, no ATen. See docs/design.md, "Padded identity ops".
 #pragma once
 
 #include <cstdint>
 
 #include "identity.h"
 #include "lsa_core.h"
+#include "lsa_team.h"
 #include "ragged_lsa.h"
 
 namespace idmatch {
@@ -53,6 +55,17 @@ IDMATCH_HOST_DEVICE Status solve_padded(const StridedRows<T>& source, int64_t n,
   return dispatch_bool(transposed, [&](auto tall) {
     using View = Oriented<StridedRows<T>, decltype(tall)::value, /*Negate=*/true>;
     return solve_problem(View{source}, n, m, ws, emit);
+  });
+}
+
+// The same with a team (lsa_team.h) built for oriented_dims(n, m), which
+// the caller has checked.
+template <class Team, typename T, class Emit>
+IDMATCH_HOST_DEVICE Status solve_padded_team(Team& team, const StridedRows<T>& source, int64_t n, int64_t m,
+                                             Emit&& emit) {
+  return dispatch_bool(n > m, [&](auto tall) {
+    using View = Oriented<StridedRows<T>, decltype(tall)::value, /*Negate=*/true>;
+    return solve_problem_team(team, View{source}, n, m, emit);
   });
 }
 
@@ -106,28 +119,46 @@ struct PaddedPeakScatter {
   }
 };
 
-// Group g = b * N + n: NaN into its output slots, then the assignment of its
-// valid slots to classes, filtered and scattered. doubles, ints and rows hold
-// padded_workspace_units(K, C) units (rows: K int64s).
+// Each op's problem is solved in three steps, for one thread or for a team
+// of lanes alike (the team's lanes meet between the steps):
+//   clear_padded_outputs(p, s, lane, lanes)  the empty answer into the
+//       problem's outputs, the part that lane `lane` of `lanes` owns;
+//   list_padded_rows(p, s, rows)            the valid slots, by one lane;
+//   solve_listed_padded_problem(p, s, rows, count, solve)  the assignment,
+//       by solve(source, n, m, emit) -> Status, filtered and scattered.
+// Every lane writes its own outputs only, and the solve's pairs go to
+// outputs that no other pair and no other problem writes.
+
+// Group g = b * N + n: NaN into its output slots, class c by lane c % lanes.
 template <typename T>
-IDMATCH_HOST_DEVICE void classify_padded_group(const PaddedPeaksParams<T>& p, int64_t g, double* doubles, int32_t* ints,
-                                               int64_t* rows) {
+IDMATCH_HOST_DEVICE void clear_padded_outputs(const PaddedPeaksParams<T>& p, int64_t g, int64_t lane, int64_t lanes) {
   const int64_t b = g / p.nodes, n = g - b * p.nodes, C = p.classes;
-  for (int64_t c = 0; c < C; ++c) {
+  for (int64_t c = lane; c < C; c += lanes) {
     const int64_t dest = (b * C + c) * p.nodes + n;
     store_nan(p.points, p.peaks_kind, 2 * dest);
     store_nan(p.points, p.peaks_kind, 2 * dest + 1);
     store_nan(p.point_vals, p.vals_kind, dest);
     for (int64_t j = 0; j < C; ++j) p.class_vectors[dest * C + j] = nan_of<T>();
   }
-  // Nothing to match; the inputs then hold no elements, and their data
-  // pointers may be null, which takes no offset.
-  if (p.slots == 0 || C == 0) {
-    p.status[g] = kOk;
-    return;
-  }
-  const int64_t count =
-      list_valid_slots(p.mask + b * p.mask_strides[0] + n * p.mask_strides[1], p.mask_strides[2], p.slots, rows);
+}
+
+// Group g's valid slots into rows (K int64s); returns their count. A group
+// with nothing to match has none: the inputs then hold no elements, and
+// their data pointers may be null, which takes no offset.
+template <typename T>
+IDMATCH_HOST_DEVICE int64_t list_padded_rows(const PaddedPeaksParams<T>& p, int64_t g, int64_t* rows) {
+  if (p.slots == 0 || p.classes == 0) return 0;
+  const int64_t b = g / p.nodes, n = g - b * p.nodes;
+  return list_valid_slots(p.mask + b * p.mask_strides[0] + n * p.mask_strides[1], p.mask_strides[2], p.slots, rows);
+}
+
+// Group g's assignment of its `count` listed slots to classes, through the
+// keep-best filter into the group's output slots.
+template <typename T, class Solve>
+IDMATCH_HOST_DEVICE Status solve_listed_padded_problem(const PaddedPeaksParams<T>& p, int64_t g, const int64_t* rows,
+                                                       int64_t count, Solve&& solve) {
+  if (count == 0) return kOk;
+  const int64_t b = g / p.nodes, n = g - b * p.nodes;
   const StridedRows<T> source{p.probs + b * p.probs_strides[0] + n * p.probs_strides[1], p.probs_strides[2],
                               p.probs_strides[3], rows, 0};
   const StridedScalars x = StridedScalars{p.peaks, p.peaks_kind, p.peaks_strides[2]}.shifted(b * p.peaks_strides[0] +
@@ -135,7 +166,7 @@ IDMATCH_HOST_DEVICE void classify_padded_group(const PaddedPeaksParams<T>& p, in
   const StridedScalars vals = StridedScalars{p.peak_vals, p.vals_kind, p.vals_strides[2]}.shifted(
       b * p.vals_strides[0] + n * p.vals_strides[1]);
   const PaddedPeakScatter<T> scatter{p, source, x, x.shifted(p.peaks_strides[3]), vals, b, n};
-  p.status[g] = solve_padded(source, count, C, doubles, ints, scatter);
+  return solve(source, count, p.classes, scatter);
 }
 
 // match_padded_instances. class_probs (B, I, C) and instance_valid (B, I)
@@ -153,40 +184,83 @@ struct PaddedInstancesParams {
   int32_t* status;
 };
 
-// Sample b: -1 into its outputs, then the assignment of its valid instances
-// to classes, every match kept (as sleap-nn's get_class_inds_from_vectors).
-// doubles, ints and rows hold padded_workspace_units(I, C) units (rows: I
-// int64s).
+// Sample b: -1 into its outputs (instance i and class i by lane i % lanes),
+// then the assignment of its valid instances to classes, every match kept
+// (as sleap-nn's get_class_inds_from_vectors).
 template <typename T>
-IDMATCH_HOST_DEVICE void match_padded_sample(const PaddedInstancesParams<T>& p, int64_t b, double* doubles,
-                                             int32_t* ints, int64_t* rows) {
-  int64_t* const class_inds = p.class_inds + b * p.instances;
-  int64_t* const instance_inds = p.instance_inds + b * p.classes;
-  for (int64_t i = 0; i < p.instances; ++i) class_inds[i] = kUnmatched;
-  for (int64_t c = 0; c < p.classes; ++c) instance_inds[c] = kUnmatched;
-  if (p.instances == 0 || p.classes == 0) {  // as in classify_padded_group
-    p.status[b] = kOk;
-    return;
-  }
-  const int64_t count = list_valid_slots(p.valid + b * p.valid_strides[0], p.valid_strides[1], p.instances, rows);
-  const StridedRows<T> source{p.probs + b * p.probs_strides[0], p.probs_strides[1], p.probs_strides[2], rows, 0};
-  p.status[b] = solve_padded(source, count, p.classes, doubles, ints, [&](int64_t r, int64_t c) {
+IDMATCH_HOST_DEVICE void clear_padded_outputs(const PaddedInstancesParams<T>& p, int64_t b, int64_t lane,
+                                              int64_t lanes) {
+  for (int64_t i = lane; i < p.instances; i += lanes) p.class_inds[b * p.instances + i] = kUnmatched;
+  for (int64_t c = lane; c < p.classes; c += lanes) p.instance_inds[b * p.classes + c] = kUnmatched;
+}
+
+template <typename T>
+IDMATCH_HOST_DEVICE int64_t list_padded_rows(const PaddedInstancesParams<T>& p, int64_t b, int64_t* rows) {
+  if (p.instances == 0 || p.classes == 0) return 0;  // as for the peaks' groups
+  return list_valid_slots(p.valid + b * p.valid_strides[0], p.valid_strides[1], p.instances, rows);
+}
+
+struct PaddedInstanceScatter {
+  int64_t* class_inds;     // the sample's
+  int64_t* instance_inds;  // the sample's
+  const int64_t* rows;
+
+  IDMATCH_HOST_DEVICE void operator()(int64_t r, int64_t c) const {
     const int64_t i = rows[r];
     class_inds[i] = c;
     instance_inds[c] = i;
-  });
+  }
+};
+
+template <typename T, class Solve>
+IDMATCH_HOST_DEVICE Status solve_listed_padded_problem(const PaddedInstancesParams<T>& p, int64_t b,
+                                                       const int64_t* rows, int64_t count, Solve&& solve) {
+  if (count == 0) return kOk;
+  const StridedRows<T> source{p.probs + b * p.probs_strides[0], p.probs_strides[1], p.probs_strides[2], rows, 0};
+  const PaddedInstanceScatter scatter{p.class_inds + b * p.instances, p.instance_inds + b * p.classes, rows};
+  return solve(source, count, p.classes, scatter);
 }
 
-// Problem `s` of either op, for kernels written once for both.
-template <typename T>
-IDMATCH_HOST_DEVICE void solve_padded_problem(const PaddedPeaksParams<T>& p, int64_t s, double* doubles, int32_t* ints,
+// Problem s of either op by one thread. doubles, ints and rows hold
+// padded_workspace_units(rows, cols) units (rows: `rows` int64s), where
+// rows is K or I and cols is C.
+template <class Params>
+IDMATCH_HOST_DEVICE void solve_padded_problem(const Params& p, int64_t s, double* doubles, int32_t* ints,
                                               int64_t* rows) {
-  classify_padded_group(p, s, doubles, ints, rows);
+  clear_padded_outputs(p, s, 0, 1);
+  const int64_t count = list_padded_rows(p, s, rows);
+  p.status[s] =
+      solve_listed_padded_problem(p, s, rows, count, [&](const auto& source, int64_t n, int64_t m, const auto& emit) {
+        return solve_padded(source, n, m, doubles, ints, emit);
+      });
 }
-template <typename T>
-IDMATCH_HOST_DEVICE void solve_padded_problem(const PaddedInstancesParams<T>& p, int64_t s, double* doubles,
-                                              int32_t* ints, int64_t* rows) {
-  match_padded_sample(p, s, doubles, ints, rows);
+
+// The solve step of problem s by a team built for oriented_dims(count, C);
+// status[s] is written by the lane for which `leader` holds.
+template <class Team, class Params>
+IDMATCH_HOST_DEVICE void solve_listed_padded_problem_team(Team& team, const Params& p, int64_t s, const int64_t* rows,
+                                                          int64_t count, bool leader) {
+  const Status status =
+      solve_listed_padded_problem(p, s, rows, count, [&](const auto& source, int64_t n, int64_t m, const auto& emit) {
+        return solve_padded_team(team, source, n, m, emit);
+      });
+  if (leader) p.status[s] = status;
+}
+
+// Problem s of either op by a SerialTeam in the same workspace as
+// solve_padded_problem: the CPU's imitation of the CUDA kernels' teams.
+template <class Params>
+void solve_padded_problem_serial_team(const Params& p, int64_t s, double* doubles, int32_t* ints, int64_t* rows) {
+  clear_padded_outputs(p, s, 0, 1);
+  const int64_t count = list_padded_rows(p, s, rows);
+  int32_t nr = 0;
+  int32_t nc = 0;
+  if (!oriented_dims(count, p.classes, &nr, &nc)) {
+    p.status[s] = kInvalidProblem;
+    return;
+  }
+  SerialTeam team{{make_workspace(doubles, ints, nr, nc), nr, nc}};
+  solve_listed_padded_problem_team(team, p, s, rows, count, /*leader=*/true);
 }
 
 }  // namespace core

@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "lsa_core.h"
+#include "lsa_team.h"
 
 namespace idmatch {
 namespace core {
@@ -92,6 +93,41 @@ struct PafLines {
   }
 };
 
+// The same view for a team of lanes, which read cells concurrently and so
+// share no buffer: a cell is found by scanning its line's run, the last
+// candidate of the pair winning as in PafLines. A team's lanes each read
+// their own column, once per row where a tile stages the matrix.
+template <typename T>
+struct PafCells {
+  const PafParams<T>* p;
+  const int64_t* order;
+  const int32_t* line_start;
+  const int32_t* cross_rank;
+  int64_t num_lines;
+  int64_t range_end;
+  double absent;
+
+  struct Line {
+    const PafCells* cells;
+    int64_t begin, end;
+
+    IDMATCH_HOST_DEVICE double operator()(int64_t j) const {
+      double c = cells->absent;
+      for (int64_t pos = begin; pos < end; ++pos) {
+        const int64_t k = cells->order[pos];
+        if (cells->cross_rank[k] != j) continue;
+        const double cost = paf_cost(*cells->p, k);
+        c = cost == positive_infinity() ? cells->absent : cost;
+      }
+      return c;
+    }
+  };
+
+  IDMATCH_HOST_DEVICE Line row(int64_t i) const {
+    return {this, line_start[i], i + 1 < num_lines ? line_start[i + 1] : range_end};
+  }
+};
+
 // Ranks the candidates of sorted positions [begin, end) of `order` by `key`
 // (the source or destination peak): each distinct key gets the next rank,
 // written to rank[candidate], and its first position to first[rank]
@@ -151,71 +187,169 @@ IDMATCH_HOST_DEVICE inline double paf_placeholder(double lo, double hi, int64_t 
   return hi + (hi - lo + 1.0) * static_cast<double>(nr + 1);
 }
 
-// Solves problem s. doubles and ints are the whole batch's workspace, of
-// kPafDoublesPerCandidate and kPafIntsPerCandidate times the candidate count.
-template <typename T>
-IDMATCH_HOST_DEVICE void solve_paf_problem(const PafParams<T>& p, int64_t s, double* doubles, int32_t* ints) {
-  const int64_t begin = p.starts[s];
-  const int64_t end = p.starts[s + 1];
-  const int64_t count = end - begin;
-  if (count == 0) {
-    p.status[s] = kOk;
-    return;
+// Problem s's ranges and its slot of the batch's workspace (doubles and
+// ints, of kPafDoublesPerCandidate and kPafIntsPerCandidate times the
+// candidate count); n_src and n_dst are set by rank_paf_problem.
+struct PafProblem {
+  int64_t begin, end;
+  int64_t n_src, n_dst;
+  double* doubles;
+  int32_t* ints;
+  int32_t* row_start;  // sorted position of each source's first candidate
+  int32_t* col_start;  // and of each destination's
+
+  IDMATCH_HOST_DEVICE bool transposed() const { return n_src > n_dst; }
+  IDMATCH_HOST_DEVICE int64_t solver_rows() const { return transposed() ? n_dst : n_src; }
+  IDMATCH_HOST_DEVICE int64_t solver_cols() const { return transposed() ? n_src : n_dst; }
+  // The solver's workspace, then the row buffer of PafLines.
+  IDMATCH_HOST_DEVICE Workspace workspace() const {
+    return make_workspace(doubles, ints, solver_rows(), solver_cols());
   }
-  double* const d = doubles + kPafDoublesPerCandidate * begin;
-  int32_t* const q = ints + kPafIntsPerCandidate * begin;
+  IDMATCH_HOST_DEVICE double* row_buffer() const { return doubles + 2 * kDoublesPerUnit * (end - begin); }
+};
+
+template <typename T>
+IDMATCH_HOST_DEVICE PafProblem paf_problem(const PafParams<T>& p, int64_t s, double* doubles, int32_t* ints) {
+  PafProblem q;
+  q.begin = p.starts[s];
+  q.end = p.starts[s + 1];
+  q.n_src = 0;
+  q.n_dst = 0;
+  const int64_t count = q.end - q.begin;
+  q.doubles = doubles + kPafDoublesPerCandidate * q.begin;
+  q.ints = ints + kPafIntsPerCandidate * q.begin;
   // Line starts are absolute sorted positions; the glue checks that the
   // candidate count fits int32.
-  int32_t* const row_start = q + 2 * kIntsPerUnit * count;
-  int32_t* const col_start = row_start + count;
-  const int64_t n_src = paf_rank(p.by_row, p.src, begin, end, p.src_rank, row_start);
-  const int64_t n_dst = paf_rank(p.by_col, p.dst, begin, end, p.dst_rank, col_start);
-  const bool transposed = n_src > n_dst;
-  const int64_t nr = transposed ? n_dst : n_src;
-  const int64_t nc = transposed ? n_src : n_dst;
-  const Workspace ws = make_workspace(d, q, nr, nc);
-  double* const buffer = d + 2 * kDoublesPerUnit * count;
+  q.row_start = q.ints + 2 * kIntsPerUnit * count;
+  q.col_start = q.row_start + count;
+  return q;
+}
 
-  PafLines<T> lines{&p,
-                    transposed ? p.by_col : p.by_row,
-                    transposed ? col_start : row_start,
-                    transposed ? p.src_rank : p.dst_rank,
-                    nr,
-                    end,
-                    nc,
-                    positive_infinity(),
-                    buffer};
-  const PafMark<T> mark{&p, row_start, n_src, end};
-  Status status = solve_problem(lines, n_src, n_dst, ws, mark);
-  if (status == kInfeasible) {
-    // scipy would raise; this op answers with the largest matching of finite
-    // pairs instead (see paf_placeholder). The first solve stopped before
-    // writing any pair, so nothing is marked yet.
-    // The bounds are over the matrix's finite cells: of a pair's duplicates
-    // (adjacent in the row order) only the last counts, as only it is in the
-    // matrix; an earlier one may even be -inf, which a later one replaced.
-    double lo = positive_infinity(), hi = -positive_infinity();
-    for (int64_t pos = begin; pos < end; ++pos) {
-      const int64_t k = p.by_row[pos];
-      if (pos + 1 < end) {
-        const int64_t next = p.by_row[pos + 1];
-        if (p.src[next] == p.src[k] && p.dst[next] == p.dst[k]) continue;
-      }
-      const double c = paf_cost(p, k);
-      if (c == positive_infinity()) continue;  // no -inf left: the solve would have refused it
-      lo = c < lo ? c : lo;
-      hi = c > hi ? c : hi;
+// Ranks the problem's sources and destinations (src_rank, dst_rank,
+// row_start, col_start) and counts them into q.
+template <typename T>
+IDMATCH_HOST_DEVICE void rank_paf_problem(const PafParams<T>& p, PafProblem& q) {
+  q.n_src = paf_rank(p.by_row, p.src, q.begin, q.end, p.src_rank, q.row_start);
+  q.n_dst = paf_rank(p.by_col, p.dst, q.begin, q.end, p.dst_rank, q.col_start);
+}
+
+// The solver's view of a ranked problem through a cost accessor View
+// (PafLines, PafCells) made of the oriented runs, with `absent` cells.
+template <typename T>
+IDMATCH_HOST_DEVICE PafLines<T> paf_lines(const PafParams<T>& p, const PafProblem& q) {
+  const bool t = q.transposed();
+  return {&p,
+          t ? p.by_col : p.by_row,
+          t ? q.col_start : q.row_start,
+          t ? p.src_rank : p.dst_rank,
+          q.solver_rows(),
+          q.end,
+          q.solver_cols(),
+          positive_infinity(),
+          q.row_buffer()};
+}
+template <typename T>
+IDMATCH_HOST_DEVICE PafCells<T> paf_cells(const PafParams<T>& p, const PafProblem& q) {
+  const bool t = q.transposed();
+  return {&p,    t ? p.by_col : p.by_row, t ? q.col_start : q.row_start, t ? p.src_rank : p.dst_rank, q.solver_rows(),
+          q.end, positive_infinity()};
+}
+
+// The bounds [lo, hi] of the problem's finite cells (lo = +inf when none).
+// Of a pair's duplicates (adjacent in the row order) only the last counts,
+// as only it is in the matrix; an earlier one may even be -inf, which a
+// later one replaced.
+template <typename T>
+IDMATCH_HOST_DEVICE void paf_finite_bounds(const PafParams<T>& p, const PafProblem& q, double* lo, double* hi) {
+  *lo = positive_infinity();
+  *hi = -positive_infinity();
+  for (int64_t pos = q.begin; pos < q.end; ++pos) {
+    const int64_t k = p.by_row[pos];
+    if (pos + 1 < q.end) {
+      const int64_t next = p.by_row[pos + 1];
+      if (p.src[next] == p.src[k] && p.dst[next] == p.dst[k]) continue;
     }
-    status = kInfeasibleResolved;
-    if (lo != positive_infinity()) {
-      lines.absent = paf_placeholder(lo, hi, nr);
-      // A placeholder that overflows float64 (costs near its limit) leaves
-      // the problem as scipy has it: infeasible.
-      if (lines.absent == positive_infinity()) status = kInfeasible;
-      else if (solve_problem(lines, n_src, n_dst, ws, mark) != kOk) status = kInfeasible;
-    }
+    const double c = paf_cost(p, k);
+    if (c == positive_infinity()) continue;  // no -inf left: the solve would have refused it
+    *lo = c < *lo ? c : *lo;
+    *hi = c > *hi ? c : *hi;
   }
-  p.status[s] = status;
+}
+
+// Solves a ranked problem with solve(absent) -> Status, which solves the
+// problem with its absent cells at `absent` and marks its pairs (PafMark).
+template <typename T, class Solve>
+IDMATCH_HOST_DEVICE Status solve_ranked_paf_problem(const PafParams<T>& p, const PafProblem& q, Solve&& solve) {
+  Status status = solve(positive_infinity());
+  if (status != kInfeasible) return status;
+  // scipy would raise; this op answers with the largest matching of finite
+  // pairs instead (see paf_placeholder). The first solve stopped before
+  // writing any pair, so nothing is marked yet.
+  double lo = 0.0, hi = 0.0;
+  paf_finite_bounds(p, q, &lo, &hi);
+  if (lo == positive_infinity()) return kInfeasibleResolved;
+  const double absent = paf_placeholder(lo, hi, q.solver_rows());
+  // A placeholder that overflows float64 (costs near its limit) leaves the
+  // problem as scipy has it: infeasible.
+  if (absent == positive_infinity()) return kInfeasible;
+  return solve(absent) == kOk ? kInfeasibleResolved : kInfeasible;
+}
+
+template <typename T>
+IDMATCH_HOST_DEVICE PafMark<T> paf_mark(const PafParams<T>& p, const PafProblem& q) {
+  return {&p, q.row_start, q.n_src, q.end};
+}
+
+// Solves a ranked problem by one thread.
+template <typename T>
+IDMATCH_HOST_DEVICE Status solve_ranked_paf_problem_by_thread(const PafParams<T>& p, const PafProblem& q) {
+  return solve_ranked_paf_problem(p, q, [&](double absent) {
+    PafLines<T> lines = paf_lines(p, q);
+    lines.absent = absent;
+    return solve_problem(lines, q.n_src, q.n_dst, q.workspace(), paf_mark(p, q));
+  });
+}
+
+// Solves problem s by one thread. doubles and ints are the whole batch's
+// workspace.
+template <typename T>
+IDMATCH_HOST_DEVICE void solve_paf_problem(const PafParams<T>& p, int64_t s, double* doubles, int32_t* ints) {
+  PafProblem q = paf_problem(p, s, doubles, ints);
+  rank_paf_problem(p, q);
+  p.status[s] = solve_ranked_paf_problem_by_thread(p, q);
+}
+
+// Solves a ranked problem with a team built for its oriented_dims;
+// status[s] is written by the lane for which `leader` holds.
+template <class Team, typename T>
+IDMATCH_HOST_DEVICE void solve_ranked_paf_problem_team(Team& team, const PafParams<T>& p, int64_t s,
+                                                       const PafProblem& q, bool leader) {
+  const Status status = solve_ranked_paf_problem(p, q, [&](double absent) {
+    PafCells<T> cells = paf_cells(p, q);
+    cells.absent = absent;
+    return solve_problem_team(team, cells, q.n_src, q.n_dst, paf_mark(p, q));
+  });
+  if (leader) p.status[s] = status;
+}
+
+// The widest problem, in the solver's orientation, that the CUDA kernel
+// solves with a tile of lanes; its wider problems take one thread.
+constexpr int64_t kPafTileColumns = kMaxTileColumns;
+
+// Problem s solved as the CUDA kernel solves it, lane after lane
+// (SerialTeam) where a tile would solve it: the CPU's imitation.
+template <typename T>
+void solve_paf_problem_serial_team(const PafParams<T>& p, int64_t s, double* doubles, int32_t* ints) {
+  PafProblem q = paf_problem(p, s, doubles, ints);
+  rank_paf_problem(p, q);
+  if (q.solver_cols() > kPafTileColumns) {
+    p.status[s] = solve_ranked_paf_problem_by_thread(p, q);
+    return;
+  }
+  const int32_t nr = static_cast<int32_t>(q.solver_rows());
+  const int32_t nc = static_cast<int32_t>(q.solver_cols());
+  SerialTeam team{{q.workspace(), nr, nc}};
+  solve_ranked_paf_problem_team(team, p, s, q, /*leader=*/true);
 }
 
 }  // namespace core

@@ -3,8 +3,8 @@
 // outputs, and the plain-pointer views of core/padded.h. The kernels differ
 // only in how they run the per-group function over the groups: a Runner's
 //   run(params, num_problems, rows, cols)
-// calls core::classify_padded_group or core::match_padded_sample once per
-// problem, with a workspace of core::padded_workspace_units(rows, cols).
+// solves each problem with the steps of core/padded.h, in a workspace of
+// core::padded_workspace_units(rows, cols) per problem.
 #pragma once
 
 #include <tuple>

@@ -2,7 +2,9 @@
 // between threads, each task solving whole groups with the shared per-group
 // function (core/padded.h) in a workspace of its own. Under
 // IDMATCH_CPU_CUDA_PATH=1 the groups run one after another in one workspace
-// buffer carved into fixed slots, as the CUDA kernel runs them.
+// buffer carved into fixed slots, as the CUDA kernels run them, each by the
+// teams' solver lane by lane (or by one thread, as the CUDA kernels with
+// IDMATCH_CUDA_THREAD_SOLVER=1).
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -10,8 +12,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include "../kernel_switches.h"
 #include "../padded_common.h"
-#include "cuda_path_kernels.h"
 
 namespace idmatch {
 namespace ops {
@@ -48,9 +50,16 @@ struct SharedWorkspaceRunner {
     std::vector<double> doubles(core::kDoublesPerUnit * units * num_problems, std::numeric_limits<double>::quiet_NaN());
     std::vector<int32_t> ints(core::kIntsPerUnit * units * num_problems, int32_t{-0x5a5a5a5a});
     std::vector<int64_t> row_list(rows * num_problems, int64_t{-0x5a5a5a5a5a5a});
+    const bool thread_solver = thread_solver_enabled();
     for (int64_t s = 0; s < num_problems; ++s) {
-      core::solve_padded_problem(p, s, doubles.data() + core::kDoublesPerUnit * units * s,
-                                 ints.data() + core::kIntsPerUnit * units * s, row_list.data() + rows * s);
+      double* const slot_doubles = doubles.data() + core::kDoublesPerUnit * units * s;
+      int32_t* const slot_ints = ints.data() + core::kIntsPerUnit * units * s;
+      int64_t* const slot_rows = row_list.data() + rows * s;
+      if (thread_solver) {
+        core::solve_padded_problem(p, s, slot_doubles, slot_ints, slot_rows);
+      } else {
+        core::solve_padded_problem_serial_team(p, s, slot_doubles, slot_ints, slot_rows);
+      }
     }
   }
 };

@@ -22,6 +22,7 @@
 #include "../../core/identity.h"
 #include "../../core/paf.h"
 #include "../cuda_path.h"
+#include "../kernel_switches.h"
 #include "../paf_glue.h"
 #include "cuda_path_kernels.h"
 
@@ -29,7 +30,9 @@ namespace idmatch {
 namespace ops {
 namespace {
 
-// The CUDA path's kernels: the glue's sorted orders, solved serially.
+// The CUDA path's kernels: the glue's sorted orders, solved serially, with
+// the tiles' solver lane by lane (or by one thread, as the CUDA kernel with
+// IDMATCH_CUDA_THREAD_SOLVER=1).
 struct CudaPathPafKernels {
   template <typename T>
   void paf(const core::PafParams<T>& p, double* doubles, int32_t* ints) const {
@@ -38,7 +41,13 @@ struct CudaPathPafKernels {
     const int64_t num_candidates = p.num_problems == 0 ? 0 : p.starts[p.num_problems];
     std::fill_n(doubles, core::kPafDoublesPerCandidate * num_candidates, std::numeric_limits<double>::quiet_NaN());
     std::fill_n(ints, core::kPafIntsPerCandidate * num_candidates, int32_t{-0x5a5a5a5a});
-    for (int64_t s = 0; s < p.num_problems; ++s) core::solve_paf_problem(p, s, doubles, ints);
+    for (int64_t s = 0; s < p.num_problems; ++s) {
+      if (thread_solver_enabled()) {
+        core::solve_paf_problem(p, s, doubles, ints);
+      } else {
+        core::solve_paf_problem_serial_team(p, s, doubles, ints);
+      }
+    }
   }
 };
 

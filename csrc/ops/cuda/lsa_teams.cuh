@@ -101,6 +101,11 @@ struct TileTeam {
 // The most warps a block team has.
 constexpr int kMaxTeamWarps = 32;
 
+// Threads of the block teams' launches. Problems over 32 columns are few and
+// large (the identity ops' groups rarely exceed the class count), so a block
+// per problem with a few columns per thread.
+constexpr int kBlockTeamThreads = 256;
+
 // The threads of a block, thread t holding columns and rows t, t + T, ...
 // of the lane states in the workspace (64-bit loop indices: nc may come
 // within T of 2^31). A scan step's pick is one barrier: each warp's least
@@ -184,6 +189,31 @@ struct BlockTeam {
   }
   __device__ void sync() const { __syncthreads(); }
 };
+
+// Problems of up to this many columns keep a block team's lane states in
+// shared memory (40 KiB), larger ones in their workspace slot.
+constexpr int32_t kSharedLanes = 1024;
+
+// A block team's shared memory: the pick's slots, and the lane states of a
+// problem of up to kSharedLanes columns (nr + 2 nc doubles and nr + 3 nc
+// int32s, nr <= nc).
+struct BlockTeamShared {
+  core::PickKey slots[2][kMaxTeamWarps];
+  double doubles[core::kDoublesPerUnit * kSharedLanes + kSharedLanes];
+  int32_t ints[core::kIntsPerUnit * kSharedLanes + kSharedLanes];
+};
+
+// The team of the calling block for a problem of nr x nc in the solver's
+// orientation, whose workspace slot (used beyond kSharedLanes columns) is
+// slot_doubles and slot_ints. A block solving problems one after another
+// must pass a barrier between two of them: the next problem's first writes
+// must not meet this one's last reads.
+__device__ inline BlockTeam block_team(BlockTeamShared& shared, int32_t nr, int32_t nc, double* slot_doubles,
+                                       int32_t* slot_ints) {
+  const core::Workspace ws = nc <= kSharedLanes ? core::make_workspace(shared.doubles, shared.ints, nr, nc)
+                                                : core::make_workspace(slot_doubles, slot_ints, nr, nc);
+  return {{ws, nr, nc}, shared.slots, static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x)};
+}
 
 }  // namespace ops
 }  // namespace idmatch

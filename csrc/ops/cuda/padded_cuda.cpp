@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../kernel_switches.h"
 #include "../padded_common.h"
 #include "padded_kernels.h"
 
@@ -27,7 +28,7 @@ struct CudaRunner {
     auto row_lists = at::empty({rows * num_problems}, options.dtype(at::kLong));
     C10_CUDA_CHECK(launch_padded_kernel(p, num_problems, rows, cols, doubles.mutable_data_ptr<double>(),
                                         ints.mutable_data_ptr<int32_t>(), row_lists.mutable_data_ptr<int64_t>(),
-                                        c10::cuda::getCurrentCUDAStream().stream()));
+                                        thread_solver_enabled(), c10::cuda::getCurrentCUDAStream().stream()));
   }
 };
 

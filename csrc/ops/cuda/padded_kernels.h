@@ -9,13 +9,15 @@
 namespace idmatch {
 namespace ops {
 
-// Solves every problem of the op on `stream`, one thread per problem, each in
-// its slot of a workspace of num_problems times
-// core::padded_workspace_units(rows, cols) units (row lists: rows int64s per
-// problem). Returns the launch error, if any.
+// Solves every problem of the op on `stream`, by a team of lanes per problem
+// (or by one thread per problem when thread_solver), each in its slot of a
+// workspace of num_problems times core::padded_workspace_units(rows, cols)
+// units (row lists: rows int64s per problem). Returns the launch error, if
+// any.
 template <class Params>
 cudaError_t launch_padded_kernel(const Params& params, int64_t num_problems, int64_t rows, int64_t cols,
-                                 double* doubles, int32_t* ints, int64_t* row_lists, cudaStream_t stream);
+                                 double* doubles, int32_t* ints, int64_t* row_lists, bool thread_solver,
+                                 cudaStream_t stream);
 
 }  // namespace ops
 }  // namespace idmatch

@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../kernel_switches.h"
 #include "../paf_glue.h"
 #include "paf_kernel.h"
 
@@ -18,7 +19,7 @@ struct CudaPafKernels {
 
   template <typename T>
   void paf(const core::PafParams<T>& p, double* doubles, int32_t* ints) const {
-    C10_CUDA_CHECK(launch_paf_kernel(p, doubles, ints, stream));
+    C10_CUDA_CHECK(launch_paf_kernel(p, doubles, ints, thread_solver_enabled(), stream));
   }
 };
 

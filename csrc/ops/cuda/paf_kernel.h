@@ -10,11 +10,13 @@
 namespace idmatch {
 namespace ops {
 
-// Solves every problem on `stream`, one thread per problem, in a workspace of
+// Solves every problem on `stream`, a tile of lanes per problem (one thread
+// per problem when thread_solver), in a workspace of
 // core::kPafDoublesPerCandidate and kPafIntsPerCandidate times the candidate
 // count. Returns the launch error, if any.
 template <typename T>
-cudaError_t launch_paf_kernel(const core::PafParams<T>& params, double* doubles, int32_t* ints, cudaStream_t stream);
+cudaError_t launch_paf_kernel(const core::PafParams<T>& params, double* doubles, int32_t* ints, bool thread_solver,
+                              cudaStream_t stream);
 
 }  // namespace ops
 }  // namespace idmatch

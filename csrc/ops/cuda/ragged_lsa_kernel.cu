@@ -17,16 +17,9 @@ namespace {
 // the problems over more multiprocessors.
 constexpr int kThreadsPerBlock = 128;
 
-// Threads of a block team. Problems over 32 columns are few and large (the
-// identity ops' groups rarely exceed the class count), so a block per
-// problem with a few columns per thread; the block kernel's grid is capped,
-// as most of its blocks only skip the tiles' problems.
-constexpr int kTeamThreads = 256;
+// The block kernel's grid is capped, as most of its blocks only skip the
+// tiles' problems.
 constexpr int64_t kMaxTeamBlocks = 4096;
-
-// Problems of up to this many columns keep the block's lane states in
-// shared memory (40 KiB), larger ones in their workspace slot.
-constexpr int32_t kSharedLanes = 1024;
 
 // A single bad pair of offsets can make the other problems overlap, so the
 // whole batch is refused when any pair is bad (see core/ragged_lsa.h).
@@ -76,9 +69,7 @@ __global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const 
 template <typename T>
 __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, double* doubles, int32_t* ints,
                                          const int32_t* offsets_bad, bool writes_refusals) {
-  __shared__ core::PickKey slots[2][kMaxTeamWarps];
-  __shared__ double shared_doubles[core::kDoublesPerUnit * kSharedLanes + kSharedLanes];
-  __shared__ int32_t shared_ints[core::kIntsPerUnit * kSharedLanes + kSharedLanes];
+  __shared__ BlockTeamShared shared;
   const bool refuse = *offsets_bad != 0;
   if (refuse && !writes_refusals) return;
   const int32_t thread = static_cast<int32_t>(threadIdx.x);
@@ -90,15 +81,11 @@ __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, doubl
       continue;
     }
     if (core::tile_width(nc) != 0) continue;
-    // A problem needs nr + 2 nc doubles and nr + 3 nc int32s (nr <= nc).
     const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
-    const core::Workspace ws = nc <= kSharedLanes ? core::make_workspace(shared_doubles, shared_ints, nr, nc)
-                                                  : core::make_workspace(doubles + core::kDoublesPerUnit * slot,
-                                                                         ints + core::kIntsPerUnit * slot, nr, nc);
-    BlockTeam team{{ws, nr, nc}, slots, thread, static_cast<int32_t>(blockDim.x)};
+    BlockTeam team =
+        block_team(shared, nr, nc, doubles + core::kDoublesPerUnit * slot, ints + core::kIntsPerUnit * slot);
     core::solve_ragged_problem_team(team, p, s, thread == 0);
-    // The next problem's first writes must not meet this one's last reads.
-    __syncthreads();
+    __syncthreads();  // before the next problem (block_team)
   }
 }
 
@@ -137,7 +124,7 @@ cudaError_t launch_teams(const core::RaggedLsaParams<T>& p, double* doubles, int
   }
   if (error != cudaSuccess || widest != 0) return error;
   const int blocks = static_cast<int>(p.num_problems < kMaxTeamBlocks ? p.num_problems : kMaxTeamBlocks);
-  solve_problems_by_blocks<T><<<blocks, kTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad, writes_refusals);
+  solve_problems_by_blocks<T><<<blocks, kBlockTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad, writes_refusals);
   return cudaGetLastError();
 }
 
