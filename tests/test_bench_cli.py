@@ -220,6 +220,26 @@ def test_tiny_identity_run_writes_json(tmp_path, capsys):
     assert "idmatch raw op" in captured.out and "reference" in captured.out
 
 
+def test_padded_and_paf_workloads_run_against_the_reference_without_sleap_nn(tmp_path, capsys, monkeypatch):
+    """X and P need no sleap-nn: without it (or on CUDA) idmatch.reference
+    is their oracle, and the raw op is timed as well."""
+    from idmatch.bench import sleap
+
+    monkeypatch.setattr(sleap, "sleap_nn_available", lambda: False)
+    path = tmp_path / "xp.json"
+    code = main(["bench", "--quick", "--workloads", "X1,P2", "--repeats", "2", "--json", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(path.read_text())
+    assert report["ok"] is True and list(report["workloads"]) == ["X1", "P2"]
+    for name, workload in report["workloads"].items():
+        assert workload["oracle"] == "reference", name
+        runners = workload["runners"]
+        assert set(runners) == {"idmatch", "idmatch raw op", "reference"}, name
+        for runner_name, entry in runners.items():
+            assert entry["check"] == "exact", (name, runner_name, entry)
+
+
 def test_wrong_identity_answers_fail_loudly(tmp_path, capsys, monkeypatch):
     import idmatch
 

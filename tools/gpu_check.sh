@@ -12,7 +12,7 @@
 #
 # Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
 # folder of their own: the peers and whatever the GPU machine's image lacks.
-# Each step has a time limit (together 16 minutes), so that a hung step
+# Each step has a time limit (together 17 minutes), so that a hung step
 # cannot hold the machine; a failed step does not stop the next ones.
 set -uo pipefail
 out=${1:?usage: tools/gpu_check.sh OUTDIR}
@@ -70,15 +70,15 @@ sanitizer=$(command -v compute-sanitizer || echo "$CUDA_HOME/bin/compute-sanitiz
 step memcheck 60 "$sanitizer" --tool memcheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 
-step bench 120 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
+step bench 150 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
 
 # The solver the teams replaced, on the workloads it serves: its answers
 # and its times, for the comparison.
 step thread-solver-tests 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m pytest -q -p no:cacheprovider \
   "${workers[@]}" --junitxml="$out/thread-solver-tests.xml" tests/test_cuda.py \
   -k "ragged or identity or graph or padded or paf"
-step thread-solver-bench 90 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m idmatch bench --device cuda \
-  --workloads L1,L2,L3,L4,T,W1,W2,W3,W4 --json "$out/bench-thread-solver.json"
+step thread-solver-bench 120 env IDMATCH_CUDA_THREAD_SOLVER=1 "$python" -m idmatch bench --device cuda \
+  --workloads L1,L2,L3,L4,T,W1,W2,W3,W4,X1,X2,P1,P3,P5 --json "$out/bench-thread-solver.json"
 
 echo "== summary: $out/summary.json"
 cat "$out/summary.json"

@@ -243,7 +243,23 @@ def match_candidates_batch(
     )
     if np.count_nonzero(status.cpu().numpy()):  # most batches are all OK
         _raise_for_status(status)
+    return _matches_per_sample(edge, score, sample_host, lengths, n_edges, matched, src_rank, dst_rank)
 
+
+def _matches_per_sample(
+    edge: torch.Tensor,
+    score: torch.Tensor,
+    sample_host: np.ndarray,
+    lengths: List[int],
+    n_edges: int,
+    matched: torch.Tensor,
+    src_rank: torch.Tensor,
+    dst_rank: torch.Tensor,
+) -> Tuple[List[torch.Tensor], List[torch.Tensor], List[torch.Tensor], List[torch.Tensor]]:
+    """match_candidates_batch's results from the raw op's outputs for the
+    concatenated batch (edge, score; the samples' candidate counts, lengths,
+    and each candidate's sample, sample_host)."""
+    n_samples = len(lengths)
     # The matches, a few hundred values, are gathered, ordered and counted
     # on the host in NumPy, where each step costs about a microsecond instead
     # of a torch dispatch (on the CPU, the arrays are shared, not copied).

@@ -147,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{', '.join(needing)} run sleap-nn's own code: pip install 'idmatch[sleap]'")
         names = [name for name in names if name not in needing]
     elif needing and args.device != "cpu":
-        # sleap-nn's adapters and PAF matching work on CPU tensors, and its
-        # Predictor is measured on the CPU: these workloads are CPU ones.
+        # sleap-nn's Predictor is measured on the CPU.
         if chosen:
             raise UsageError(f"{', '.join(needing)} run on the CPU only (sleap-nn's code works there)")
         names = [name for name in names if name not in needing]

@@ -214,8 +214,8 @@ def lsa_runners(spec: LsaSpec, ctx: SetupContext) -> Prepared:
     # The host peers get the tensor as a user has it: on the device, so
     # bringing it to the host is part of their time (free on the CPU).
     def scipy_loop():
-        on_host = cost.cpu()
-        return [linear_sum_assignment(on_host[b].numpy()) for b in range(on_host.shape[0])]
+        host_cost = cost.cpu()
+        return [linear_sum_assignment(host_cost[b].numpy()) for b in range(host_cost.shape[0])]
 
     runners["scipy"] = Runner(
         scipy_loop,
@@ -229,8 +229,8 @@ def lsa_runners(spec: LsaSpec, ctx: SetupContext) -> Prepared:
     else:
 
         def lap_loop():
-            on_host = cost.cpu()
-            return [lap.lapjv(on_host[b].numpy(), extend_cost=True) for b in range(on_host.shape[0])]
+            host_cost = cost.cpu()
+            return [lap.lapjv(host_cost[b].numpy(), extend_cost=True) for b in range(host_cost.shape[0])]
 
         # lapjv returns (total, x, y) or (x, y): x is second from last either way.
         runners["lap.lapjv"] = Runner(
@@ -316,7 +316,7 @@ def compare_outputs(expected: Sequence[torch.Tensor], got: Sequence[torch.Tensor
     return Check("exact")
 
 
-def _on_host(outputs: Sequence[torch.Tensor], device: torch.device) -> Tuple[torch.Tensor, ...]:
+def on_host(outputs: Sequence[torch.Tensor], device: torch.device) -> Tuple[torch.Tensor, ...]:
     # Results stay on the input's device by contract; a stray host copy would
     # also make the device timings meaningless.
     for name, tensor in zip(_OUTPUT_NAMES, outputs):
@@ -343,12 +343,12 @@ def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
     runners = {
         "idmatch": Runner(
             lambda: idmatch.classify_peaks_from_maps(*args),
-            lambda out: _on_host(out, device),
+            lambda out: on_host(out, device),
             "idmatch.classify_peaks_from_maps",
         ),
         "idmatch raw op": Runner(
             lambda: raw_op(*args),
-            lambda out: _on_host(out[:3], device),
+            lambda out: on_host(out[:3], device),
             "torch.ops.idmatch.classify_peaks_from_maps (no value checks, never syncs)",
         ),
         "reference": Runner(

@@ -1,7 +1,10 @@
-"""Workloads against sleap-nn itself, where it is installed: its
-exported-model adapter's post-processing (X), its PAF candidate matching (P)
-and its Predictor end to end on its own trained models (E). sleap-nn's own
-code is the oracle of each; idmatch must give the same answers.
+"""Workloads of sleap-nn's other steps: its exported-model adapter's
+post-processing (X), its PAF candidate matching (P) and its Predictor end to
+end on its own trained models (E). Where sleap-nn is installed and the
+inputs are on the CPU, sleap-nn's own code is the oracle of each, and
+idmatch must give the same answers; elsewhere X and P are checked against
+idmatch.reference (sleap-nn's algorithm, on host copies of the inputs), and
+E does not run.
 """
 
 from __future__ import annotations
@@ -16,12 +19,24 @@ import torch
 
 import idmatch
 
-from .runners import Check, Prepared, Runner, compare_outputs
+from .runners import Check, Prepared, Runner, compare_outputs, on_host
 from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
 
 
 def sleap_nn_available() -> bool:
     return importlib.util.find_spec("sleap_nn") is not None
+
+
+def _against_sleap_nn(ctx: SetupContext) -> bool:
+    # sleap-nn's adapter and PAF matching take CPU tensors.
+    return ctx.device.type == "cpu" and sleap_nn_available()
+
+
+HOST_REFERENCE_NOTE = (
+    "X and P workloads without sleap-nn, or on CUDA: reference = idmatch.reference (sleap-nn's algorithm, one"
+    " scipy call per problem in a Python loop) on CPU copies of the inputs made before timing, the oracle of"
+    " their answers"
+)
 
 
 # --------------------------------------------------------------------------
@@ -41,14 +56,43 @@ class _FixedBackend:
 
 
 def padded_runners(spec: PaddedSpec, ctx: SetupContext) -> Prepared:
-    from sleap_nn.inference.layers.exported import ExportedBottomUpMultiClassLayer
-
     generator = ctx.generator()
     shape = (spec.batch, spec.nodes, spec.k)
     mask = torch.rand(shape, generator=generator) < spec.valid
     peaks = torch.rand(shape + (2,), generator=generator) * 160
     peak_vals = torch.rand(shape, generator=generator)
     class_probs = torch.softmax(torch.randn(shape + (spec.classes,), generator=generator), dim=-1)
+    host = (peaks, peak_vals, mask, class_probs)
+    device = ctx.device
+    args = tuple(t.to(device) for t in host)
+    raw_op = torch.ops.idmatch.classify_padded_peaks
+    runners = {
+        "idmatch": Runner(
+            lambda: idmatch.classify_padded_peaks(*args),
+            lambda out: on_host(out, device),
+            "idmatch.classify_padded_peaks",
+        ),
+        "idmatch raw op": Runner(
+            lambda: raw_op(*args),
+            lambda out: on_host(out[:3], device),
+            "torch.ops.idmatch.classify_padded_peaks (no value checks, never syncs)",
+        ),
+    }
+    shape_text = f"B={spec.batch} N={spec.nodes} K={spec.k} C={spec.classes}, {int(mask.sum())} valid peaks"
+    if not _against_sleap_nn(ctx):
+        from .. import reference
+
+        runners["reference"] = Runner(
+            lambda: reference.classify_padded_peaks(*host),
+            tuple,
+            "idmatch.reference.classify_padded_peaks: one scipy call per (sample, node) group",
+        )
+        return Prepared(
+            shape=shape_text, runners=runners, oracle="reference", compare=compare_outputs, notes=[HOST_REFERENCE_NOTE]
+        )
+
+    from sleap_nn.inference.layers.exported import ExportedBottomUpMultiClassLayer
+
     raw = dict(peaks=peaks, peak_vals=peak_vals, peak_mask=mask, class_probs=class_probs)
     layer = ExportedBottomUpMultiClassLayer(backend=_FixedBackend(raw), n_nodes=spec.nodes, n_classes=spec.classes)
     image = torch.zeros((spec.batch, 1, 8, 8))
@@ -59,25 +103,18 @@ def padded_runners(spec: PaddedSpec, ctx: SetupContext) -> Prepared:
 
     from ..sleap_nn import _bottomup_multiclass_predict
 
-    runners = {
-        "idmatch": Runner(
-            lambda: idmatch.classify_padded_peaks(peaks, peak_vals, mask, class_probs),
-            lambda out: tuple(out),
-            "idmatch.classify_padded_peaks",
-        ),
-        "idmatch adapter": Runner(
-            lambda: _bottomup_multiclass_predict(layer, image),
-            outputs,
-            "the adapter's predict as idmatch.sleap_nn.enable() makes it: classify_padded_peaks and the outputs",
-        ),
-        "sleap-nn adapter": Runner(
-            lambda: adapter(layer, image),
-            outputs,
-            "sleap_nn ExportedBottomUpMultiClassLayer.predict: group_class_peaks, then a loop over the peaks",
-        ),
-    }
+    runners["idmatch adapter"] = Runner(
+        lambda: _bottomup_multiclass_predict(layer, image),
+        outputs,
+        "the adapter's predict as idmatch.sleap_nn.enable() makes it: classify_padded_peaks and the outputs",
+    )
+    runners["sleap-nn adapter"] = Runner(
+        lambda: adapter(layer, image),
+        outputs,
+        "sleap_nn ExportedBottomUpMultiClassLayer.predict: group_class_peaks, then a loop over the peaks",
+    )
     return Prepared(
-        shape=f"B={spec.batch} N={spec.nodes} K={spec.k} C={spec.classes}, {int(mask.sum())} valid peaks",
+        shape=shape_text,
         runners=runners,
         oracle="sleap-nn adapter",
         compare=compare_outputs,
@@ -116,31 +153,57 @@ def _flat(lists) -> Tuple[torch.Tensor, ...]:
 
 
 def paf_runners(spec: PafSpec, ctx: SetupContext) -> Prepared:
-    from sleap_nn.inference.ops import paf as sleap_paf
-
     from .. import paf
 
     edge_inds, edge_peak_inds, line_scores, n_edges = paf_candidates(spec, ctx)
-    sleap_match = sleap_paf.match_candidates_batch  # sleap-nn's own, captured before any enable()
+    device = ctx.device
+    edges, peaks, scores = ([t.to(device) for t in lists] for lists in (edge_inds, edge_peak_inds, line_scores))
+    # The raw op's inputs: the batch concatenated once, before timing.
+    lengths = [len(e) for e in edge_inds]
+    sample_host = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    flat = (torch.cat(edges), torch.cat(peaks), torch.cat(scores), torch.from_numpy(sample_host).to(device))
+    raw_op = torch.ops.idmatch.match_paf_candidates
+
+    def raw_matches(out) -> Tuple[torch.Tensor, ...]:
+        matched, src_rank, dst_rank, _ = out
+        matches = paf._matches_per_sample(flat[0], flat[2], sample_host, lengths, n_edges, matched, src_rank, dst_rank)
+        return _flat(matches)
+
     runners = {
         "idmatch": Runner(
-            lambda: paf.match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges),
+            lambda: paf.match_candidates_batch(edges, peaks, scores, n_edges),
             _flat,
             "idmatch.paf.match_candidates_batch: one raw-op call per batch",
         ),
-        "sleap-nn": Runner(
-            lambda: sleap_match(edge_inds, edge_peak_inds, line_scores, n_edges),
-            _flat,
-            "sleap_nn.inference.ops.paf.match_candidates_batch: scipy per (sample, edge)",
+        "idmatch raw op": Runner(
+            lambda: raw_op(*flat, len(lengths), n_edges),
+            raw_matches,
+            "torch.ops.idmatch.match_paf_candidates on the batch concatenated before timing (never syncs)",
         ),
     }
-    candidates = sum(len(e) for e in edge_inds)
-    return Prepared(
-        shape=f"batch {spec.batch}, {spec.nodes} nodes, {spec.animals} animals, {candidates} candidates",
-        runners=runners,
-        oracle="sleap-nn",
-        compare=compare_outputs,
+    candidates = sum(lengths)
+    shape_text = f"batch {spec.batch}, {spec.nodes} nodes, {spec.animals} animals, {candidates} candidates"
+    if not _against_sleap_nn(ctx):
+        from .. import reference
+
+        runners["reference"] = Runner(
+            lambda: reference.match_candidates_batch(edge_inds, edge_peak_inds, line_scores, n_edges),
+            _flat,
+            "idmatch.reference.match_candidates_batch: one scipy call per (sample, edge)",
+        )
+        return Prepared(
+            shape=shape_text, runners=runners, oracle="reference", compare=compare_outputs, notes=[HOST_REFERENCE_NOTE]
+        )
+
+    from sleap_nn.inference.ops import paf as sleap_paf
+
+    sleap_match = sleap_paf.match_candidates_batch  # sleap-nn's own, captured before any enable()
+    runners["sleap-nn"] = Runner(
+        lambda: sleap_match(edge_inds, edge_peak_inds, line_scores, n_edges),
+        _flat,
+        "sleap_nn.inference.ops.paf.match_candidates_batch: scipy per (sample, edge)",
     )
+    return Prepared(shape=shape_text, runners=runners, oracle="sleap-nn", compare=compare_outputs)
 
 
 # --------------------------------------------------------------------------

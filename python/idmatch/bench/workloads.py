@@ -81,7 +81,7 @@ class Workload:
 
     @property
     def needs_sleap_nn(self) -> bool:
-        return isinstance(self.spec, (PaddedSpec, PafSpec, PredictorSpec))
+        return isinstance(self.spec, PredictorSpec)
 
 
 WORKLOADS: Dict[str, Workload] = {
