@@ -22,13 +22,17 @@ struct CudaRunner {
   template <class Params>
   void run(const Params& p, int64_t num_problems, int64_t rows, int64_t cols) const {
     if (num_problems == 0) return;
-    const int64_t units = core::padded_workspace_units(rows, cols) * num_problems;
+    const bool thread_solver = thread_solver_enabled();
+    // Empty (no allocation) where the kernel keeps its states on chip.
+    const int64_t units = padded_kernel_uses_workspace(rows, cols, thread_solver)
+                              ? core::padded_workspace_units(rows, cols) * num_problems
+                              : 0;
     auto doubles = at::empty({core::kDoublesPerUnit * units}, options.dtype(at::kDouble));
     auto ints = at::empty({core::kIntsPerUnit * units}, options.dtype(at::kInt));
     auto row_lists = at::empty({rows * num_problems}, options.dtype(at::kLong));
     C10_CUDA_CHECK(launch_padded_kernel(p, num_problems, rows, cols, doubles.mutable_data_ptr<double>(),
                                         ints.mutable_data_ptr<int32_t>(), row_lists.mutable_data_ptr<int64_t>(),
-                                        thread_solver_enabled(), c10::cuda::getCurrentCUDAStream().stream()));
+                                        thread_solver, c10::cuda::getCurrentCUDAStream().stream()));
   }
 };
 

@@ -46,7 +46,8 @@ __global__ void solve_padded_problems_by_tiles(const Params p, int64_t num_probl
     tile.sync();
     int32_t nr = 0;
     int32_t nc = 0;
-    core::oriented_dims(count, p.classes, &nr, &nc);  // both at most Width
+    // Never false: count <= rows, and rows and classes are at most Width.
+    core::oriented_dims(count, p.classes, &nr, &nc);
     TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, nc);
     core::solve_listed_padded_problem_team(team, p, s, listed, count, lane == 0);
   }
