@@ -204,6 +204,14 @@ IDMATCH_HOST_DEVICE IDMATCH_INLINE void peak_sort_key(const Indices& sample_inds
   class_inds[p] = group >= 0 ? static_cast<int64_t>(kUnmatched) : group;
 }
 
+// Item i of classify_peaks_from_maps' problem count, over num_peaks peaks and
+// then the groups: a peak left out for an index out of range (its class
+// index a PeakCode), or a group whose status is not kOk.
+IDMATCH_HOST_DEVICE inline bool counts_as_problem(const int64_t* class_inds, int64_t num_peaks, const int32_t* status,
+                                                  int64_t i) {
+  return i < num_peaks ? class_inds[i] < kUnmatched : status[i - num_peaks] != kOk;
+}
+
 // Where classify_peaks_from_maps puts a kept peak: its point, value and class
 // probability land at [sample, class, channel] of the contiguous outputs
 // points (S, C, n_channels, 2), point_vals and class_probs (S, C, n_channels).

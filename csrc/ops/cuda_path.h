@@ -17,9 +17,11 @@
 //       core::peak_sort_key for each peak;
 //   instance_scatter(scatter, sort_keys, class_inds, num_peaks, num_groups)
 //       core::InstanceScatter::sorted_peak for each peak;
+//   count_problems(class_inds, num_peaks, status, num_groups, problems)
+//       *problems = how many items core::counts_as_problem counts;
 //   ragged_lsa(params, doubles, ints, offsets_bad)
-//       *offsets_bad = whether any pair of offsets is bad, then
-//       core::solve_shared_workspace_problem for each problem.
+//       *offsets_bad = whether any pair of offsets is bad (null: the
+//       offsets are valid, unchecked), then each problem solved in its slot.
 // The caller checks the arguments and, on a GPU, holds the device guard.
 #pragma once
 
@@ -27,15 +29,11 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/add.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/lt.h>
-#include <ATen/ops/ne.h>
 #include <ATen/ops/searchsorted.h>
 #include <ATen/ops/sort.h>
-#include <ATen/ops/sum.h>
 
 #include "identity_common.h"
 #include "ragged_lsa_params.h"
@@ -46,20 +44,24 @@ namespace cuda_path {
 
 // Solves a ragged batch whose offsets (S + 1,) int64 and row_index live on
 // the kernels' device; col_for_row is pre-filled, as for run_ragged_lsa_cpu.
+// Offsets from the caller are checked on the device (a batch with a bad
+// pair is refused); offsets_built_here are valid by construction and skip
+// the check's two launches.
 template <class Kernels>
 void ragged_lsa(const Kernels& kernels, const at::Tensor& cost, const at::Tensor& offsets, const int64_t* row_index,
-                bool maximize, core::MatchFilter match_filter, at::Tensor& col_for_row, at::Tensor& status) {
+                bool maximize, core::MatchFilter match_filter, bool offsets_built_here, at::Tensor& col_for_row,
+                at::Tensor& status) {
   const int64_t num_rows = cost.size(0), num_cols = cost.size(1), num_problems = offsets.size(0) - 1;
   const int64_t units = core::workspace_units(num_rows, num_problems, num_cols);
   const auto options = cost.options();
   auto doubles = at::empty({core::kDoublesPerUnit * units}, options.dtype(at::kDouble));
   auto ints = at::empty({core::kIntsPerUnit * units}, options.dtype(at::kInt));
-  auto offsets_bad = at::empty({1}, options.dtype(at::kInt));
+  auto offsets_bad = at::empty({offsets_built_here ? 0 : 1}, options.dtype(at::kInt));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, cost.scalar_type(), "ragged_lsa_cuda_path", [&] {
     const auto p = ragged_lsa_params<scalar_t>(cost, offsets.const_data_ptr<int64_t>(), num_problems, row_index,
                                                maximize, match_filter, col_for_row, status);
     kernels.ragged_lsa(p, doubles.mutable_data_ptr<double>(), ints.mutable_data_ptr<int32_t>(),
-                       offsets_bad.mutable_data_ptr<int32_t>());
+                       offsets_built_here ? nullptr : offsets_bad.mutable_data_ptr<int32_t>());
   });
 }
 
@@ -68,7 +70,8 @@ std::tuple<at::Tensor, at::Tensor> ragged_linear_sum_assignment(const Kernels& k
                                                                 const at::Tensor& offsets, bool maximize) {
   auto col_for_row = at::full({cost.size(0)}, -1, cost.options().dtype(at::kLong));
   auto status = at::empty({offsets.size(0) - 1}, cost.options().dtype(at::kInt));
-  ragged_lsa(kernels, cost, offsets.contiguous(), nullptr, maximize, core::MatchFilter::kAll, col_for_row, status);
+  ragged_lsa(kernels, cost, offsets.contiguous(), nullptr, maximize, core::MatchFilter::kAll,
+             /*offsets_built_here=*/false, col_for_row, status);
   return {col_for_row, status};
 }
 
@@ -105,8 +108,9 @@ at::Tensor group_and_match(const Kernels& kernels, const at::Tensor& probs, cons
   const auto sorted = at::sort(sort_keys, /*stable=*/true, /*dim=*/0, /*descending=*/false);
   const auto offsets = at::searchsorted(std::get<0>(sorted), at::arange(num_groups + 1, index_options));
   const auto& order = std::get<1>(sorted);
+  // Searched in sorted keys, the offsets ascend from 0 to at most num_peaks.
   ragged_lsa(kernels, probs, offsets, order.const_data_ptr<int64_t>(), /*maximize=*/true, core::MatchFilter::kRowMax,
-             class_inds, status);
+             /*offsets_built_here=*/true, class_inds, status);
   return sort_keys;
 }
 
@@ -140,8 +144,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                              n_samples * n_channels);
   });
   // Counted on the device, without a sync: the reader decides when to look.
-  auto problems =
-      class_inds.lt(static_cast<int64_t>(core::kUnmatched)).sum().add(status.ne(static_cast<int64_t>(core::kOk)).sum());
+  auto problems = at::empty({}, class_maps.options().dtype(at::kLong));
+  kernels.count_problems(class_inds.const_data_ptr<int64_t>(), num_peaks, status.const_data_ptr<int32_t>(),
+                         n_samples * n_channels, problems.mutable_data_ptr<int64_t>());
   return {outputs.points, outputs.point_vals, outputs.class_probs, class_inds, status, problems};
 }
 

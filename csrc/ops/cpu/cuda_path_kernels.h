@@ -38,6 +38,14 @@ struct HostKernels {
     for (int64_t p = 0; p < num_peaks; ++p) scatter.sorted_peak(p, sort_keys, class_inds, num_groups);
   }
 
+  void count_problems(const int64_t* class_inds, int64_t num_peaks, const int32_t* status, int64_t num_groups,
+                      int64_t* problems) const {
+    int64_t count = 0;
+    for (int64_t i = 0; i < num_peaks + num_groups; ++i)
+      count += core::counts_as_problem(class_inds, num_peaks, status, i);
+    *problems = count;
+  }
+
   // The workspace is filled with junk first (NaN, and a large negative int):
   // device memory from the caching allocator holds whatever it held before,
   // and no solve may read a slot before writing it. Problems run one after
@@ -51,8 +59,12 @@ struct HostKernels {
     const int64_t units = core::workspace_units(p.num_rows, p.num_problems, p.num_cols);
     std::fill_n(doubles, core::kDoublesPerUnit * units, std::numeric_limits<double>::quiet_NaN());
     std::fill_n(ints, core::kIntsPerUnit * units, int32_t{-0x5a5a5a5a});
-    *offsets_bad = core::offsets_valid(p.offsets, p.num_problems, p.num_rows) ? 0 : 1;
-    const bool refuse = *offsets_bad != 0;
+    const bool valid = core::offsets_valid(p.offsets, p.num_problems, p.num_rows);
+    // Offsets passed as valid (no flag) are not checked on the GPU: here
+    // they are, so that the tests catch a glue that passes bad ones.
+    TORCH_CHECK(offsets_bad != nullptr || valid, "offsets passed as valid are not");
+    if (offsets_bad != nullptr) *offsets_bad = valid ? 0 : 1;
+    const bool refuse = !valid;
     for (int64_t s = 0, end = 0; s < p.num_problems && !refuse; ++s) {
       const int64_t slot = core::workspace_slot(p.offsets, s, p.num_cols);
       const int64_t size = p.offsets[s + 1] - p.offsets[s] + p.num_cols;

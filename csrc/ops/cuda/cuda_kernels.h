@@ -1,5 +1,5 @@
 // The CUDA kernels as the CUDA path's glue (../cuda_path.h) calls them: each
-// method launches one grid-stride kernel on the current stream of the
+// method launches its grid-stride kernels on the current stream of the
 // guarded device and raises the launch error, if any.
 #pragma once
 
@@ -32,6 +32,11 @@ struct CudaKernels {
   void instance_scatter(const core::InstanceScatter<T>& scatter, const int64_t* sort_keys, const int64_t* class_inds,
                         int64_t num_peaks, int64_t num_groups) const {
     C10_CUDA_CHECK(launch_instance_scatter(scatter, sort_keys, class_inds, num_peaks, num_groups, stream));
+  }
+
+  void count_problems(const int64_t* class_inds, int64_t num_peaks, const int32_t* status, int64_t num_groups,
+                      int64_t* problems) const {
+    C10_CUDA_CHECK(launch_count_problems(class_inds, num_peaks, status, num_groups, problems, stream));
   }
 
   template <typename T>

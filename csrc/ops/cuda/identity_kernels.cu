@@ -37,7 +37,28 @@ __global__ void instance_scatter_kernel(const core::InstanceScatter<T> scatter, 
   }
 }
 
+// Each thread counts its items and adds its count once, if any: problems
+// are rare, and so are the atomics.
+__global__ void count_problems_kernel(const int64_t* class_inds, int64_t num_peaks, const int32_t* status,
+                                      int64_t num_groups, unsigned long long* problems) {
+  unsigned long long count = 0;
+  for (int64_t i = grid_first_index(); i < num_peaks + num_groups; i += grid_stride()) {
+    count += core::counts_as_problem(class_inds, num_peaks, status, i) ? 1 : 0;
+  }
+  if (count != 0) atomicAdd(problems, count);
+}
+
 }  // namespace
+
+cudaError_t launch_count_problems(const int64_t* class_inds, int64_t num_peaks, const int32_t* status,
+                                  int64_t num_groups, int64_t* problems, cudaStream_t stream) {
+  static_assert(sizeof(unsigned long long) == sizeof(int64_t), "the count is added as an unsigned 64-bit integer");
+  cudaError_t error = cudaMemsetAsync(problems, 0, sizeof(int64_t), stream);
+  if (error != cudaSuccess || num_peaks + num_groups == 0) return error;
+  count_problems_kernel<<<blocks_for(num_peaks + num_groups, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+      class_inds, num_peaks, status, num_groups, reinterpret_cast<unsigned long long*>(problems));
+  return cudaGetLastError();
+}
 
 template <typename T>
 cudaError_t launch_sample_class_maps(const core::ClassMaps<T>& maps, core::StridedScalars x, core::StridedScalars y,

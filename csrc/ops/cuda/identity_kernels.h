@@ -28,5 +28,10 @@ cudaError_t launch_instance_scatter(const core::InstanceScatter<T>& scatter, con
                                     const int64_t* class_inds, int64_t num_peaks, int64_t num_groups,
                                     cudaStream_t stream);
 
+// *problems <- how many of the num_peaks + num_groups items
+// core::counts_as_problem counts (a memset, then one kernel).
+cudaError_t launch_count_problems(const int64_t* class_inds, int64_t num_peaks, const int32_t* status,
+                                  int64_t num_groups, int64_t* problems, cudaStream_t stream);
+
 }  // namespace ops
 }  // namespace idmatch

@@ -23,6 +23,9 @@ constexpr int64_t kMaxTeamBlocks = 4096;
 
 // A single bad pair of offsets can make the other problems overlap, so the
 // whole batch is refused when any pair is bad (see core/ragged_lsa.h).
+// Without the flag (offsets the glue built itself) nothing is refused.
+__device__ inline bool batch_refused(const int32_t* offsets_bad) { return offsets_bad != nullptr && *offsets_bad != 0; }
+
 __global__ void find_bad_offsets(const int64_t* offsets, int64_t num_problems, int64_t num_rows, int32_t* offsets_bad) {
   for (int64_t s = grid_first_index(); s < num_problems; s += grid_stride()) {
     if (!core::offsets_pair_valid(offsets, s, num_rows)) *offsets_bad = 1;
@@ -32,7 +35,7 @@ __global__ void find_bad_offsets(const int64_t* offsets, int64_t num_problems, i
 template <typename T>
 __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles, int32_t* ints,
                                const int32_t* offsets_bad) {
-  const bool refuse = *offsets_bad != 0;
+  const bool refuse = batch_refused(offsets_bad);
   for (int64_t s = grid_first_index(); s < p.num_problems; s += grid_stride()) {
     core::solve_shared_workspace_problem(p, s, doubles, ints, refuse);
   }
@@ -45,7 +48,7 @@ template <typename T, int Width>
 __global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad,
                                         bool writes_refusals) {
   __shared__ double staged[kThreadsPerBlock / Width][Width * Width];
-  const bool refuse = *offsets_bad != 0;
+  const bool refuse = batch_refused(offsets_bad);
   if (refuse && !writes_refusals) return;
   const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
   const int64_t first = grid_first_index() / Width;
@@ -70,7 +73,7 @@ template <typename T>
 __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, double* doubles, int32_t* ints,
                                          const int32_t* offsets_bad, bool writes_refusals) {
   __shared__ BlockTeamShared shared;
-  const bool refuse = *offsets_bad != 0;
+  const bool refuse = batch_refused(offsets_bad);
   if (refuse && !writes_refusals) return;
   const int32_t thread = static_cast<int32_t>(threadIdx.x);
   for (int64_t s = blockIdx.x; s < p.num_problems; s += gridDim.x) {
@@ -134,13 +137,15 @@ template <typename T>
 cudaError_t launch_ragged_lsa_kernel(const core::RaggedLsaParams<T>& params, double* doubles, int32_t* ints,
                                      int32_t* offsets_bad, bool thread_solver, cudaStream_t stream) {
   if (params.num_problems == 0) return cudaSuccess;
-  cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
-  if (error != cudaSuccess) return error;
   const int blocks = blocks_for(params.num_problems, kThreadsPerBlock);
-  find_bad_offsets<<<blocks, kThreadsPerBlock, 0, stream>>>(params.offsets, params.num_problems, params.num_rows,
-                                                            offsets_bad);
-  error = cudaGetLastError();
-  if (error != cudaSuccess) return error;
+  if (offsets_bad != nullptr) {
+    cudaError_t error = cudaMemsetAsync(offsets_bad, 0, sizeof(int32_t), stream);
+    if (error != cudaSuccess) return error;
+    find_bad_offsets<<<blocks, kThreadsPerBlock, 0, stream>>>(params.offsets, params.num_problems, params.num_rows,
+                                                              offsets_bad);
+    error = cudaGetLastError();
+    if (error != cudaSuccess) return error;
+  }
   if (!thread_solver) return launch_teams(params, doubles, ints, offsets_bad, stream);
   solve_problems<T><<<blocks, kThreadsPerBlock, 0, stream>>>(params, doubles, ints, offsets_bad);
   return cudaGetLastError();
