@@ -41,18 +41,27 @@ __global__ void solve_problems(const core::RaggedLsaParams<T> p, double* doubles
   }
 }
 
-// Each tile of Width lanes takes the problems whose width is its own and
-// skips the others. In a refused batch, the kernel launched first writes
-// every problem's refusal (writes_refusals), and the others do nothing.
+// The tiles of one launch, in parts: its first blocks[0] blocks are tiles of
+// 8 lanes, the next blocks[1] tiles of 16, the last blocks[2] tiles of 32; a
+// width that the batch's bounds rule out has none. One launch instead of
+// one per width: for a small batch, launches are most of the time.
+struct TileParts {
+  int blocks[3];
+};
+
+// The tiles of Width lanes: block part_block of the part's part_blocks runs
+// the grid-stride loop a kernel of its own would. Each tile takes the
+// problems whose width is its own and skips the others. In a refused batch,
+// the part that writes_refusals writes every problem's refusal, and the
+// others do nothing. staging: kThreadsPerBlock * Width doubles.
 template <typename T, int Width>
-__global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad,
-                                        bool writes_refusals) {
-  __shared__ double staged[kThreadsPerBlock / Width][Width * Width];
-  const bool refuse = batch_refused(offsets_bad);
+__device__ void solve_problems_by_tiles(const core::RaggedLsaParams<T>& p, double* staging, int64_t part_block,
+                                        int64_t part_blocks, bool refuse, bool writes_refusals) {
   if (refuse && !writes_refusals) return;
   const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
-  const int64_t first = grid_first_index() / Width;
-  const int64_t stride = grid_stride() / Width;
+  const int64_t first = (part_block * blockDim.x + threadIdx.x) / Width;
+  const int64_t stride = part_blocks * blockDim.x / Width;
+  double* const staged = staging + (threadIdx.x / Width) * Width * Width;
   for (int64_t s = first; s < p.num_problems; s += stride) {
     if (refuse) {
       if (tile.thread_rank() == 0) p.status[s] = core::kInvalidProblem;
@@ -62,9 +71,31 @@ __global__ void solve_problems_by_tiles(const core::RaggedLsaParams<T> p, const 
     int32_t nc = 0;
     const bool solvable = core::oriented_dims(p.offsets[s + 1] - p.offsets[s], p.num_cols, &nr, &nc);
     if (!solvable || core::tile_width(nc) != Width) continue;  // the block kernel refuses the unsolvable
-    TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, nc);
+    TileTeam<Width> team(tile, staged, nr, nc);
     core::solve_ragged_problem_team(team, p, s, tile.thread_rank() == 0);
   }
+}
+
+// Dynamic shared memory: kThreadsPerBlock times the widest part's width
+// doubles, which every part's staging fits in.
+template <typename T>
+__global__ void solve_problems_by_tile_parts(const core::RaggedLsaParams<T> p, const int32_t* offsets_bad,
+                                             const TileParts parts) {
+  extern __shared__ double staging[];
+  const bool refuse = batch_refused(offsets_bad);
+  int64_t block = blockIdx.x;
+  if (block < parts.blocks[0]) {
+    solve_problems_by_tiles<T, 8>(p, staging, block, parts.blocks[0], refuse, true);
+    return;
+  }
+  block -= parts.blocks[0];
+  if (block < parts.blocks[1]) {
+    solve_problems_by_tiles<T, 16>(p, staging, block, parts.blocks[1], refuse, parts.blocks[0] == 0);
+    return;
+  }
+  block -= parts.blocks[1];
+  solve_problems_by_tiles<T, 32>(p, staging, block, parts.blocks[2], refuse,
+                                 parts.blocks[0] == 0 && parts.blocks[1] == 0);
 }
 
 // Each block takes the problems wider than a tile (and those too large to
@@ -92,42 +123,37 @@ __global__ void solve_problems_by_blocks(const core::RaggedLsaParams<T> p, doubl
   }
 }
 
-template <typename T, int Width>
-cudaError_t launch_tiles(const core::RaggedLsaParams<T>& p, const int32_t* offsets_bad, bool writes_refusals,
-                         cudaStream_t stream) {
-  const int blocks = blocks_for(p.num_problems * Width, kThreadsPerBlock);
-  solve_problems_by_tiles<T, Width><<<blocks, kThreadsPerBlock, 0, stream>>>(p, offsets_bad, writes_refusals);
-  return cudaGetLastError();
-}
-
-// Launches only the kernels that can have problems to take, as far as the
-// host knows without reading the offsets: a problem has at least num_cols
-// and at most max(num_rows, num_cols) columns in the solver's orientation.
+// Launches the tile parts and the block kernel only where the batch can
+// have problems for them, as far as the host knows without reading the
+// offsets: a problem has at least num_cols and at most
+// max(num_rows, num_cols) columns in the solver's orientation.
 template <typename T>
 cudaError_t launch_teams(const core::RaggedLsaParams<T>& p, double* doubles, int32_t* ints, const int32_t* offsets_bad,
                          cudaStream_t stream) {
   const int32_t narrowest = core::tile_width(p.num_cols);                                      // 0: all are blocks'
   const int32_t widest = core::tile_width(p.num_rows > p.num_cols ? p.num_rows : p.num_cols);  // 0: some may be
-  bool writes_refusals = true;
-  cudaError_t error = cudaSuccess;
-  auto tiles_of = [&](int32_t width) {
-    return narrowest != 0 && narrowest <= width && (widest == 0 || width <= widest);
-  };
-  if (tiles_of(8)) {
-    error = launch_tiles<T, 8>(p, offsets_bad, writes_refusals, stream);
-    writes_refusals = false;
+  constexpr int32_t kWidths[3] = {8, 16, 32};
+  TileParts parts{{0, 0, 0}};
+  int32_t widest_part = 0;
+  for (int k = 0; k < 3; ++k) {
+    const int32_t width = kWidths[k];
+    if (narrowest == 0 || width < narrowest || (widest != 0 && width > widest)) continue;
+    // Each part within a third of the grid's cap, so that the sum is too.
+    const int part = blocks_for(p.num_problems * width, kThreadsPerBlock);
+    parts.blocks[k] = part < kMaxBlocks / 3 ? part : static_cast<int>(kMaxBlocks / 3);
+    widest_part = width;
   }
-  if (error == cudaSuccess && tiles_of(16)) {
-    error = launch_tiles<T, 16>(p, offsets_bad, writes_refusals, stream);
-    writes_refusals = false;
+  const int tile_blocks = parts.blocks[0] + parts.blocks[1] + parts.blocks[2];
+  if (tile_blocks != 0) {
+    const size_t staging = sizeof(double) * kThreadsPerBlock * widest_part;
+    solve_problems_by_tile_parts<T><<<tile_blocks, kThreadsPerBlock, staging, stream>>>(p, offsets_bad, parts);
+    const cudaError_t error = cudaGetLastError();
+    if (error != cudaSuccess) return error;
   }
-  if (error == cudaSuccess && tiles_of(32)) {
-    error = launch_tiles<T, 32>(p, offsets_bad, writes_refusals, stream);
-    writes_refusals = false;
-  }
-  if (error != cudaSuccess || widest != 0) return error;
+  if (widest != 0) return cudaSuccess;
   const int blocks = static_cast<int>(p.num_problems < kMaxTeamBlocks ? p.num_problems : kMaxTeamBlocks);
-  solve_problems_by_blocks<T><<<blocks, kBlockTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad, writes_refusals);
+  solve_problems_by_blocks<T>
+      <<<blocks, kBlockTeamThreads, 0, stream>>>(p, doubles, ints, offsets_bad, /*writes_refusals=*/tile_blocks == 0);
   return cudaGetLastError();
 }
 
