@@ -60,17 +60,14 @@ IDMATCH_HOST_DEVICE inline double paf_cost(const PafParams<T>& p, int64_t k) {
   return c == c ? c : positive_infinity();
 }
 
-// The solver's view of a problem: row(i) fills the row buffer with solver row
-// i, which is source row i, or source column i when transposed (more rows
-// than columns, as scipy transposes), from that line's run of the sorted
-// order, and returns it. A cell no candidate fills costs `absent`; so does a
-// candidate's +inf when `absent` is finite (the placeholder solve, below).
-// Candidates of a pair come in candidate order within the run, so the last
-// one is written last and wins. The solver reads one line at a time (each
-// line object is dropped before the next row() call, see lsa_core.h), so one
-// buffer serves all lines.
+// The solver's view of a problem, line by line: solver row i is source row
+// i, or source column i when transposed (more rows than columns, as scipy
+// transposes), made from that line's run of the sorted order. A cell no
+// candidate fills costs `absent`; so does a candidate's +inf when `absent`
+// is finite (the placeholder solve, below). Candidates of a pair come in
+// candidate order within the run, so the last one is written last and wins.
 template <typename T>
-struct PafLines {
+struct PafRuns {
   const PafParams<T>* p;
   const int64_t* order;       // by_row, or by_col when transposed
   const int32_t* line_start;  // sorted position of each line's first candidate
@@ -79,53 +76,65 @@ struct PafLines {
   int64_t range_end;    // end of the problem's sorted range
   int64_t line_length;  // nc
   double absent;
+
+  IDMATCH_HOST_DEVICE int64_t line_end(int64_t i) const { return i + 1 < num_lines ? line_start[i + 1] : range_end; }
+
+  // Line i into out[0, line_length).
+  IDMATCH_HOST_DEVICE void fill_line(int64_t i, double* out) const {
+    for (int64_t j = 0; j < line_length; ++j) out[j] = absent;
+    for (int64_t pos = line_start[i], end = line_end(i); pos < end; ++pos) {
+      const int64_t k = order[pos];
+      const double c = paf_cost(*p, k);
+      out[cross_rank[k]] = c == positive_infinity() ? absent : c;
+    }
+  }
+
+  // Cell (i, j) alone, by a scan of line i's run.
+  IDMATCH_HOST_DEVICE double cell(int64_t i, int64_t j) const {
+    double c = absent;
+    for (int64_t pos = line_start[i], end = line_end(i); pos < end; ++pos) {
+      const int64_t k = order[pos];
+      if (cross_rank[k] != j) continue;
+      const double cost = paf_cost(*p, k);
+      c = cost == positive_infinity() ? absent : cost;
+    }
+    return c;
+  }
+};
+
+// The cost accessor of one thread: row(i) fills the row buffer and returns
+// it. The solver reads one line at a time (each line object is dropped
+// before the next row() call, see lsa_core.h), so one buffer serves all
+// lines.
+template <typename T>
+struct PafLines {
+  PafRuns<T> runs;
   double* buffer;
 
   IDMATCH_HOST_DEVICE DenseRowMajor::Line row(int64_t i) const {
-    for (int64_t j = 0; j < line_length; ++j) buffer[j] = absent;
-    const int64_t end = i + 1 < num_lines ? line_start[i + 1] : range_end;
-    for (int64_t pos = line_start[i]; pos < end; ++pos) {
-      const int64_t k = order[pos];
-      const double c = paf_cost(*p, k);
-      buffer[cross_rank[k]] = c == positive_infinity() ? absent : c;
-    }
+    runs.fill_line(i, buffer);
     return {buffer};
   }
 };
 
-// The same view for a team of lanes, which read cells concurrently and so
-// share no buffer: a cell is found by scanning its line's run, the last
-// candidate of the pair winning as in PafLines. A team's lanes each read
-// their own column, once per row where a tile stages the matrix.
+// The cost accessor of a team, whose lanes read cells concurrently and so
+// share no buffer: a cell is a scan of its line's run (SerialTeam reads
+// those). A tile stages whole lines instead (kFillsLines): lane i fills line
+// i, with the same fill_line as PafLines, then every lane reads its column.
 template <typename T>
 struct PafCells {
-  const PafParams<T>* p;
-  const int64_t* order;
-  const int32_t* line_start;
-  const int32_t* cross_rank;
-  int64_t num_lines;
-  int64_t range_end;
-  double absent;
+  static constexpr bool kFillsLines = true;
+  PafRuns<T> runs;
 
   struct Line {
-    const PafCells* cells;
-    int64_t begin, end;
+    const PafRuns<T>* runs;
+    int64_t i;
 
-    IDMATCH_HOST_DEVICE double operator()(int64_t j) const {
-      double c = cells->absent;
-      for (int64_t pos = begin; pos < end; ++pos) {
-        const int64_t k = cells->order[pos];
-        if (cells->cross_rank[k] != j) continue;
-        const double cost = paf_cost(*cells->p, k);
-        c = cost == positive_infinity() ? cells->absent : cost;
-      }
-      return c;
-    }
+    IDMATCH_HOST_DEVICE double operator()(int64_t j) const { return runs->cell(i, j); }
   };
 
-  IDMATCH_HOST_DEVICE Line row(int64_t i) const {
-    return {this, line_start[i], i + 1 < num_lines ? line_start[i + 1] : range_end};
-  }
+  IDMATCH_HOST_DEVICE Line row(int64_t i) const { return {&runs, i}; }
+  IDMATCH_HOST_DEVICE void fill_line(int64_t i, double* out) const { runs.fill_line(i, out); }
 };
 
 // Ranks the candidates of sorted positions [begin, end) of `order` by `key`
@@ -233,10 +242,9 @@ IDMATCH_HOST_DEVICE void rank_paf_problem(const PafParams<T>& p, PafProblem& q) 
   q.n_dst = paf_rank(p.by_col, p.dst, q.begin, q.end, p.dst_rank, q.col_start);
 }
 
-// The solver's view of a ranked problem through a cost accessor View
-// (PafLines, PafCells) made of the oriented runs, with `absent` cells.
+// The oriented runs of a ranked problem, with `absent` cells.
 template <typename T>
-IDMATCH_HOST_DEVICE PafLines<T> paf_lines(const PafParams<T>& p, const PafProblem& q) {
+IDMATCH_HOST_DEVICE PafRuns<T> paf_runs(const PafParams<T>& p, const PafProblem& q, double absent) {
   const bool t = q.transposed();
   return {&p,
           t ? p.by_col : p.by_row,
@@ -245,14 +253,7 @@ IDMATCH_HOST_DEVICE PafLines<T> paf_lines(const PafParams<T>& p, const PafProble
           q.solver_rows(),
           q.end,
           q.solver_cols(),
-          positive_infinity(),
-          q.row_buffer()};
-}
-template <typename T>
-IDMATCH_HOST_DEVICE PafCells<T> paf_cells(const PafParams<T>& p, const PafProblem& q) {
-  const bool t = q.transposed();
-  return {&p,    t ? p.by_col : p.by_row, t ? q.col_start : q.row_start, t ? p.src_rank : p.dst_rank, q.solver_rows(),
-          q.end, positive_infinity()};
+          absent};
 }
 
 // The bounds [lo, hi] of the problem's finite cells (lo = +inf when none).
@@ -304,8 +305,7 @@ IDMATCH_HOST_DEVICE PafMark<T> paf_mark(const PafParams<T>& p, const PafProblem&
 template <typename T>
 IDMATCH_HOST_DEVICE Status solve_ranked_paf_problem_by_thread(const PafParams<T>& p, const PafProblem& q) {
   return solve_ranked_paf_problem(p, q, [&](double absent) {
-    PafLines<T> lines = paf_lines(p, q);
-    lines.absent = absent;
+    const PafLines<T> lines{paf_runs(p, q, absent), q.row_buffer()};
     return solve_problem(lines, q.n_src, q.n_dst, q.workspace(), paf_mark(p, q));
   });
 }
@@ -325,8 +325,7 @@ template <class Team, typename T>
 IDMATCH_HOST_DEVICE void solve_ranked_paf_problem_team(Team& team, const PafParams<T>& p, int64_t s,
                                                        const PafProblem& q, bool leader) {
   const Status status = solve_ranked_paf_problem(p, q, [&](double absent) {
-    PafCells<T> cells = paf_cells(p, q);
-    cells.absent = absent;
+    const PafCells<T> cells{paf_runs(p, q, absent)};
     return solve_problem_team(team, cells, q.n_src, q.n_dst, paf_mark(p, q));
   });
   if (leader) p.status[s] = status;

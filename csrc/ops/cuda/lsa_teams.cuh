@@ -5,6 +5,8 @@
 // at one barrier per scan step.
 #pragma once
 
+#include <type_traits>
+
 #include <cooperative_groups.h>
 
 #include "../../core/lsa_team.h"
@@ -31,12 +33,20 @@ __device__ inline core::PickKey min_key(const Group& group, core::PickKey key) {
   return key;
 }
 
+// Whether a cost accessor stages whole lines (Cost::kFillsLines, with
+// fill_line(i, out)) rather than cells.
+template <class Cost, class = void>
+struct fills_lines : std::false_type {};
+template <class Cost>
+struct fills_lines<Cost, std::void_t<decltype(Cost::kFillsLines)>> : std::integral_constant<bool, Cost::kFillsLines> {};
+
 // Lanes [0, nc) of a tile of Width lanes hold the problem's columns, lanes
 // [0, nr) its rows; the other lanes take part in the shuffles only. The
 // problem's cost, in the solver's orientation and in float64, is staged in
-// shared memory first (Width x Width doubles), each lane copying its own
-// column: a scan step then reads shared memory instead of waiting on global
-// memory, and a lane reads only what it wrote.
+// shared memory first (Width x Width doubles): a scan step then reads shared
+// memory instead of waiting on global memory. Each lane copies its own
+// column, and reads only what it wrote, or, for a cost that fills lines,
+// its own row, with the tile's barrier between the filling and the reads.
 template <int Width>
 struct TileTeam {
   cg::thread_block_tile<Width> tile;
@@ -50,9 +60,16 @@ struct TileTeam {
   __device__ TileTeam(const cg::thread_block_tile<Width>& t, double* staging, int32_t rows, int32_t cols)
       : tile(t), staged(staging), nr(rows), nc(cols), lane(static_cast<int32_t>(t.thread_rank())) {}
 
+  // A cost that fills lines (PafCells) is staged line by line, lane i
+  // filling row i, and read by columns: the tile meets before (the last
+  // reads of what was staged before) and after.
   template <class Cost>
   __device__ core::DenseRowMajor stage(const Cost& cost, int32_t rows, int32_t cols) const {
-    if (lane < cols) {
+    if constexpr (fills_lines<Cost>::value) {
+      tile.sync();
+      if (lane < rows) cost.fill_line(lane, staged + lane * Width);
+      tile.sync();
+    } else if (lane < cols) {
       for (int32_t i = 0; i < rows; ++i) staged[i * Width + lane] = cost.row(i)(lane);
     }
     return {staged, Width};
