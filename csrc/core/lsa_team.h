@@ -135,8 +135,9 @@ IDMATCH_HOST_DEVICE inline void update_row_dual(RowState& r, int32_t row, int32_
 //   at_column(j, f), at_row(i, f)  f on one column's or one row's state;
 //   sync()                   makes every lane's writes visible to all lanes
 //                            (a team whose lanes share memory waits there);
-// and, called before: stage(cost, nr, nc), the cost accessor to solve with
-// (the cost itself, or a copy of the same values where the team keeps one).
+// and, called by all its lanes before: stage(cost, nr, nc), the cost
+// accessor to solve with (the cost itself, or a copy of the same values
+// where the team keeps one; a collective where the lanes share the copy).
 template <class Team, class Cost>
 IDMATCH_HOST_DEVICE Status solve_oriented_team(Team& team, const Cost& cost, int32_t nr, int32_t nc) {
   team.init();

@@ -95,16 +95,17 @@ cudaError_t launch_padded_kernel(const Params& params, int64_t num_problems, int
                                  cudaStream_t stream) {
   if (num_problems == 0) return cudaSuccess;
   const int64_t units = core::padded_workspace_units(rows, cols);
+  if (!padded_kernel_uses_workspace(rows, cols, thread_solver)) {
+    switch (core::tile_width(rows > cols ? rows : cols)) {
+      case 8: return launch_tiles<Params, 8>(params, num_problems, rows, row_lists, stream);
+      case 16: return launch_tiles<Params, 16>(params, num_problems, rows, row_lists, stream);
+      default: return launch_tiles<Params, 32>(params, num_problems, rows, row_lists, stream);
+    }
+  }
   if (thread_solver) {
     solve_padded_problems<Params><<<blocks_for(num_problems, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
         params, num_problems, rows, units, doubles, ints, row_lists);
     return cudaGetLastError();
-  }
-  switch (core::tile_width(rows > cols ? rows : cols)) {
-    case 8: return launch_tiles<Params, 8>(params, num_problems, rows, row_lists, stream);
-    case 16: return launch_tiles<Params, 16>(params, num_problems, rows, row_lists, stream);
-    case 32: return launch_tiles<Params, 32>(params, num_problems, rows, row_lists, stream);
-    default: break;
   }
   const int blocks = static_cast<int>(num_problems < kMaxBlocks ? num_problems : kMaxBlocks);
   solve_padded_problems_by_blocks<Params>
