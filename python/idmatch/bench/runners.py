@@ -316,13 +316,28 @@ def compare_outputs(expected: Sequence[torch.Tensor], got: Sequence[torch.Tensor
     return Check("exact")
 
 
-def on_host(outputs: Sequence[torch.Tensor], device: torch.device) -> Tuple[torch.Tensor, ...]:
+def _on_host(outputs: Sequence[torch.Tensor], device: torch.device) -> Tuple[torch.Tensor, ...]:
     # Results stay on the input's device by contract; a stray host copy would
     # also make the device timings meaningless.
     for name, tensor in zip(_OUTPUT_NAMES, outputs):
         if tensor.device.type != device.type:
             raise ValueError(f"{name} is on {tensor.device}, the inputs on {device}")
     return tuple(tensor.cpu() for tensor in outputs)
+
+
+def api_and_raw_runners(name: str, args: Tuple[Any, ...], device: torch.device) -> Dict[str, Runner]:
+    """The runners "idmatch" (idmatch.NAME) and "idmatch raw op"
+    (torch.ops.idmatch.NAME) of an op whose first three outputs are
+    (points, point_vals, class_probs), on `args` already on `device`."""
+    api, raw_op = getattr(idmatch, name), getattr(torch.ops.idmatch, name)
+    return {
+        "idmatch": Runner(lambda: api(*args), lambda out: _on_host(out, device), f"idmatch.{name}"),
+        "idmatch raw op": Runner(
+            lambda: raw_op(*args),
+            lambda out: _on_host(out[:3], device),
+            f"torch.ops.idmatch.{name} (no value checks, never syncs)",
+        ),
+    }
 
 
 def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
@@ -337,20 +352,10 @@ def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
     )
     host_args = tuple(a.cpu() if isinstance(a, torch.Tensor) else a for a in args)
     device = ctx.device
-    raw_op = torch.ops.idmatch.classify_peaks_from_maps
     on_cuda = device.type == "cuda"
 
     runners = {
-        "idmatch": Runner(
-            lambda: idmatch.classify_peaks_from_maps(*args),
-            lambda out: on_host(out, device),
-            "idmatch.classify_peaks_from_maps",
-        ),
-        "idmatch raw op": Runner(
-            lambda: raw_op(*args),
-            lambda out: on_host(out[:3], device),
-            "torch.ops.idmatch.classify_peaks_from_maps (no value checks, never syncs)",
-        ),
+        **api_and_raw_runners("classify_peaks_from_maps", args, device),
         "reference": Runner(
             lambda: reference.classify_peaks_from_maps(*host_args),
             lambda out: tuple(out),

@@ -17,9 +17,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import numpy as np
 import torch
 
-import idmatch
-
-from .runners import Check, Prepared, Runner, compare_outputs, on_host
+from .runners import Check, Prepared, Runner, api_and_raw_runners, compare_outputs
 from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
 
 
@@ -64,20 +62,7 @@ def padded_runners(spec: PaddedSpec, ctx: SetupContext) -> Prepared:
     class_probs = torch.softmax(torch.randn(shape + (spec.classes,), generator=generator), dim=-1)
     host = (peaks, peak_vals, mask, class_probs)
     device = ctx.device
-    args = tuple(t.to(device) for t in host)
-    raw_op = torch.ops.idmatch.classify_padded_peaks
-    runners = {
-        "idmatch": Runner(
-            lambda: idmatch.classify_padded_peaks(*args),
-            lambda out: on_host(out, device),
-            "idmatch.classify_padded_peaks",
-        ),
-        "idmatch raw op": Runner(
-            lambda: raw_op(*args),
-            lambda out: on_host(out[:3], device),
-            "torch.ops.idmatch.classify_padded_peaks (no value checks, never syncs)",
-        ),
-    }
+    runners = api_and_raw_runners("classify_padded_peaks", tuple(t.to(device) for t in host), device)
     shape_text = f"B={spec.batch} N={spec.nodes} K={spec.k} C={spec.classes}, {int(mask.sum())} valid peaks"
     if not _against_sleap_nn(ctx):
         from .. import reference
