@@ -41,8 +41,9 @@ struct CudaPathPafKernels {
     const int64_t num_candidates = p.num_problems == 0 ? 0 : p.starts[p.num_problems];
     std::fill_n(doubles, core::kPafDoublesPerCandidate * num_candidates, std::numeric_limits<double>::quiet_NaN());
     std::fill_n(ints, core::kPafIntsPerCandidate * num_candidates, int32_t{-0x5a5a5a5a});
+    const bool thread_solver = thread_solver_enabled();
     for (int64_t s = 0; s < p.num_problems; ++s) {
-      if (thread_solver_enabled()) {
+      if (thread_solver) {
         core::solve_paf_problem(p, s, doubles, ints);
       } else {
         core::solve_paf_problem_serial_team(p, s, doubles, ints);
