@@ -57,6 +57,13 @@ struct CudaPathPafKernels {
 // tens of thousands of candidates, and each chunk must be many problems long.
 constexpr int64_t kCandidatesPerChunk = 16384;
 
+// Scratch that every reader writes before it reads: left uninitialised.
+// (C++20's make_unique_for_overwrite; torch before 2.13 builds with C++17.)
+template <typename T>
+std::unique_ptr<T[]> uninitialized_array(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
+}
+
 template <typename E>
 void copy_as_int64(core::TypedScalars<E> v, int64_t n, int64_t* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = v.as_int64(i);
@@ -176,7 +183,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> match_paf_candidates_
   // One block for the int64 arrays: src, dst, the candidates by problem (in
   // candidate order), by_row, by_col, and the problem starts.
   const int64_t P = num_candidates;
-  const auto block = std::make_unique_for_overwrite<int64_t[]>(5 * P + num_problems + 1);
+  const auto block = uninitialized_array<int64_t>(5 * P + num_problems + 1);
   int64_t* const src = block.get();
   int64_t* const dst = src + P;
   int64_t* const by_problem = dst + P;
@@ -223,8 +230,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> match_paf_candidates_
   copy_as_int64(strided_scalars(edge_peak_inds, "edge_peak_inds", 0), P, src);
   copy_as_int64(strided_scalars(edge_peak_inds, "edge_peak_inds", 1), P, dst);
 
-  const auto doubles = std::make_unique_for_overwrite<double[]>(core::kPafDoublesPerCandidate * P);
-  const auto ints = std::make_unique_for_overwrite<int32_t[]>(core::kPafIntsPerCandidate * P);
+  const auto doubles = uninitialized_array<double>(core::kPafDoublesPerCandidate * P);
+  const auto ints = uninitialized_array<int32_t>(core::kPafIntsPerCandidate * P);
   const int64_t valid = starts[num_problems];
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, line_scores.scalar_type(), "match_paf_candidates", [&] {
     const core::PafParams<scalar_t> p{line_scores.const_data_ptr<scalar_t>(),
