@@ -7,6 +7,9 @@
 #                    imitated on the CPU
 #   make bench       the benchmark
 #   make wheel-check the CPU wheel, tested in a fresh environment
+#   make oldest-torch-check  the CPU build and the tests against the oldest
+#                    torch the project supports (C++17 where newer torch
+#                    builds extensions as C++20)
 #   make cpp-check   the C++ route: CMake package and a libtorch program
 #   make cuda-check  CUDA wheel against torch's CUDA build: compiles every
 #                    .cu file for several GPU architectures, checks that every
@@ -36,7 +39,7 @@ CUDA_HOME ?= /usr/local/cuda
 TORCH_CUDA_ARCH_LIST ?= 7.5;8.0;8.6;9.0
 export MAX_JOBS ?= 2
 
-.PHONY: demo test bench install wheel-check cpp-check cuda-check sanitize-check sleap-check lint format gpu-check
+.PHONY: demo test bench install wheel-check oldest-torch-check cpp-check cuda-check sanitize-check sleap-check lint format gpu-check
 
 # $(1): venv folder, $(2): torch version
 define make_venv
@@ -86,6 +89,23 @@ wheel-check: $(VENV)/.torch-$(TORCH_VERSION)
 	$(call make_venv,$(WHEEL_VENV),$(TORCH_VERSION))
 	$(WHEEL_VENV)/bin/python -m pip install "$$(ls dist/cpu/idmatch-*.whl)[test]"
 	$(WHEEL_VENV)/bin/python -m pytest
+
+# The oldest torch the project supports: the floor of pyproject.toml's build
+# requirements (torch>=X.Y), the newest patch release of that minor. torch
+# before 2.13 builds extensions as C++17, so this build also keeps C++20 out
+# of the CPU sources and the shared core. PyPI's torch of that age is a CUDA
+# build; no GPU is needed, and idmatch is built for the CPU.
+OLDEST_TORCH_MINOR := $(shell sed -n 's/.*"torch>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+OLDEST_TORCH_VENV ?= .venv-oldest-torch
+
+$(OLDEST_TORCH_VENV)/.torch-$(OLDEST_TORCH_MINOR):
+	@test -n "$(OLDEST_TORCH_MINOR)" || { echo "pyproject.toml names no torch>=X.Y" >&2; exit 1; }
+	$(call make_venv,$(OLDEST_TORCH_VENV),$(OLDEST_TORCH_MINOR).*)
+	touch $@
+
+oldest-torch-check: $(OLDEST_TORCH_VENV)/.torch-$(OLDEST_TORCH_MINOR)
+	IDMATCH_CUDA=0 $(OLDEST_TORCH_VENV)/bin/python -m pip install --no-build-isolation ".[test]"
+	$(OLDEST_TORCH_VENV)/bin/python -m pytest
 
 # The C++ route: the op library built with CMake against the libtorch inside
 # pip's torch, installed as a CMake package, and a C++ program running a
