@@ -200,6 +200,9 @@ def test_identity_compare_is_exact():
 
 
 def test_tiny_identity_run_writes_json(tmp_path, capsys):
+    from idmatch.bench import sleap
+
+    sleap_nn_runner = {"sleap-nn"} if sleap.sleap_nn_identity_module() is not None else set()
     path = tmp_path / "identity.json"
     code = main(["bench", "--quick", "--workloads", "W1,W3", "--scale", "0.1", "--repeats", "2", "--json", str(path)])
     captured = capsys.readouterr()
@@ -210,7 +213,7 @@ def test_tiny_identity_run_writes_json(tmp_path, capsys):
     for name, workload in report["workloads"].items():
         assert workload["baseline"] == "idmatch" and workload["oracle"] == "reference"
         runners = workload["runners"]
-        assert set(runners) == {"idmatch", "idmatch raw op", "reference"}, name
+        assert set(runners) == {"idmatch", "idmatch raw op", "reference"} | sleap_nn_runner, name
         assert runners["idmatch"]["ratio"] == 1.0
         for runner_name, entry in runners.items():
             assert entry["check"] == "exact", (name, runner_name, entry)
@@ -238,6 +241,48 @@ def test_padded_and_paf_workloads_run_against_the_reference_without_sleap_nn(tmp
         assert set(runners) == {"idmatch", "idmatch raw op", "reference"}, name
         for runner_name, entry in runners.items():
             assert entry["check"] == "exact", (name, runner_name, entry)
+
+
+@pytest.fixture
+def stand_in_sleap_nn(tmp_path, monkeypatch):
+    """A sleap_nn package whose own import fails, as sleap-nn's does where
+    its training stack is missing, with an identity module that answers
+    through idmatch.reference (sleap-nn's algorithm)."""
+    from idmatch.bench import sleap
+
+    ops = tmp_path / "sleap_nn" / "inference" / "ops"
+    ops.mkdir(parents=True)
+    (tmp_path / "sleap_nn" / "__init__.py").write_text("raise ImportError('sleap_io is not installed')\n")
+    (ops / "identity.py").write_text("from idmatch.reference import classify_peaks_from_maps  # noqa: F401\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sleap.sleap_nn_identity_module.cache_clear()
+    yield
+    sleap.sleap_nn_identity_module.cache_clear()
+
+
+def test_identity_workloads_time_sleap_nns_module_without_its_package(stand_in_sleap_nn):
+    """sleap-nn's identity module is loaded from its file: it runs where
+    importing the sleap_nn package fails, as on a GPU machine without
+    sleap-nn's training stack, and its answers are checked."""
+    import torch
+
+    ctx = workloads.SetupContext("W1", torch.device("cpu"), 1.0, 0)
+    prepared = runners.prepare(workloads.WORKLOADS["W1"], ctx)
+    assert "sleap-nn" in prepared.runners
+    assert "classify_peaks_from_maps on the workload's device" in prepared.runners["sleap-nn"].label
+    assert runners.check_answers(prepared, ctx.device)["sleap-nn"].status == "exact"
+
+
+def test_identity_workloads_note_a_missing_sleap_nn(monkeypatch):
+    import torch
+
+    from idmatch.bench import sleap
+
+    monkeypatch.setattr(sleap, "sleap_nn_identity_module", lambda: None)
+    ctx = workloads.SetupContext("W1", torch.device("cpu"), 1.0, 0)
+    prepared = runners.prepare(workloads.WORKLOADS["W1"], ctx)
+    assert "sleap-nn" not in prepared.runners
+    assert runners.INSTALL_SLEAP_NN in prepared.notes
 
 
 def test_wrong_identity_answers_fail_loudly(tmp_path, capsys, monkeypatch):

@@ -32,3 +32,14 @@ def test_command_help_answers():
     result = run_command("--help")
     assert result.returncode == 0, result.stderr
     assert "sleap-nn's command line with idmatch enabled" in result.stdout
+
+
+def test_enable_tells_a_broken_install_from_a_missing_one(tmp_path, monkeypatch):
+    """sleap-nn installed without its dependencies is reported as such."""
+    (tmp_path / "sleap_nn").mkdir()
+    (tmp_path / "sleap_nn" / "__init__.py").write_text("import a_dependency_that_is_missing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    expected = r"sleap-nn is installed but does not import \(No module named 'a_dependency_that_is_missing'\)"
+    with pytest.raises(ImportError, match=expected):
+        idmatch.sleap_nn.enable()
+    assert not idmatch.sleap_nn.is_enabled()

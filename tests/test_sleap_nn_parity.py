@@ -220,3 +220,26 @@ def test_paf_match_candidates_sample(seed):
         return
     for what, a, e in zip(("edge_inds", "src", "dst", "scores"), actual, expected):
         assert_same_tensor(a, e, f"seed {seed}, {what}")
+
+
+@pytest.mark.parametrize("name", ["W1", "W3"])
+def test_bench_times_sleap_nns_own_identity_module(name):
+    """The benchmark's sleap-nn runner is sleap-nn's own code (its file,
+    loaded as a private module), unaffected by enable(), and its answers
+    equal the oracle's."""
+    from idmatch.bench import runners, sleap, workloads
+
+    module = sleap.sleap_nn_identity_module()
+    installed = importlib.import_module("sleap_nn.inference.ops.identity")
+    assert module is not installed and module.__file__ == installed.__file__
+    switch.enable()
+    ctx = workloads.SetupContext(name, torch.device("cpu"), 1.0, 0)
+    prepared = runners.prepare(workloads.WORKLOADS[name], ctx)
+    assert module.classify_peaks_from_maps.__module__ == module.__name__
+    checks = runners.check_answers(prepared, ctx.device)
+    assert {runner: check.status for runner, check in checks.items()} == {
+        "idmatch": "exact",
+        "idmatch raw op": "exact",
+        "reference": "exact",
+        "sleap-nn": "exact",
+    }

@@ -49,7 +49,8 @@ step environment 30 bash -c "nvidia-smi; $python - <<'PY'
 import importlib.util, platform, torch
 print('python', platform.python_version(), 'torch', torch.__version__, 'cuda', torch.version.cuda)
 print('gpu', torch.cuda.get_device_name(0), 'capability', torch.cuda.get_device_capability(0))
-for name in ('scipy', 'numpy', 'hypothesis', 'pytest', 'expecttest', 'xdist', 'lap', 'torch_linear_assignment'):
+for name in ('scipy', 'numpy', 'hypothesis', 'pytest', 'expecttest', 'xdist', 'lap', 'torch_linear_assignment',
+             'sleap_nn'):
     print('module', name, 'present' if importlib.util.find_spec(name) else 'missing')
 PY"
 

@@ -296,11 +296,17 @@ def _import_sleap_nn() -> Dict[str, Any]:
     """Imports the modules idmatch patches, after checking sleap-nn's version
     and layout; returns them by name."""
     import importlib
+    import importlib.util
 
     try:
         import sleap_nn
     except ImportError as error:
-        raise ImportError("sleap-nn is not installed: pip install 'idmatch[sleap]'") from error
+        if importlib.util.find_spec("sleap_nn") is None:
+            raise ImportError("sleap-nn is not installed: pip install 'idmatch[sleap]'") from error
+        raise ImportError(
+            f"sleap-nn is installed but does not import ({error}): pip install 'idmatch[sleap]' "
+            "installs it with its dependencies"
+        ) from error
     version = getattr(sleap_nn, "__version__", "unknown")
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedSleapNN(

@@ -111,7 +111,8 @@ def _optional_module(name: str):
 
 
 def peer_versions() -> Dict[str, Optional[str]]:
-    return {name: dist_version(name) for name in ("scipy", "lapx", "lap", "torch-linear-assignment", "matplotlib")}
+    names = ("scipy", "lapx", "lap", "torch-linear-assignment", "sleap-nn", "matplotlib")
+    return {name: dist_version(name) for name in names}
 
 
 def _lap_distribution() -> str:
@@ -123,6 +124,10 @@ def _lap_distribution() -> str:
 
 
 INSTALL_LAP = "lap/lapx not installed, skipped: pip install lapx"
+INSTALL_SLEAP_NN = (
+    "W workloads: sleap-nn's identity module (sleap_nn/inference/ops/identity.py) not found, skipped:"
+    " pip install sleap-nn==0.3.5"
+)
 INSTALL_TLA = "torch-linear-assignment not installed, skipped: pip install torch-linear-assignment (it pulls in triton)"
 
 
@@ -249,6 +254,16 @@ def lsa_runners(spec: LsaSpec, ctx: SetupContext) -> Prepared:
                 f"{_lap_distribution()}: lap.lapjvx_batch(extend_cost=True), all cores",
             )
 
+    if ctx.device.type != "cpu":
+        host_runner = "idmatch.batch_linear_sum_assignment" if not single else "idmatch.linear_sum_assignment"
+        runners["idmatch cpu"] = Runner(
+            (lambda: idmatch.linear_sum_assignment(host[0]))
+            if single
+            else (lambda: idmatch.batch_linear_sum_assignment(host)),
+            runners["idmatch"].result,
+            f"{host_runner} on a CPU copy made before timing: the CPU op on the same host",
+        )
+
     tla = _optional_module("torch_linear_assignment")
     if tla is None:
         notes.append(INSTALL_TLA)
@@ -364,6 +379,26 @@ def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
         ),
     }
     notes = [REFERENCE_NOTE] + ([REFERENCE_ON_HOST_NOTE] if on_cuda else [])
+    if device.type != "cpu":
+        host_classify = idmatch.classify_peaks_from_maps
+        runners["idmatch cpu"] = Runner(
+            lambda: host_classify(*host_args),
+            tuple,
+            "idmatch.classify_peaks_from_maps on CPU copies made before timing: the CPU op on the same host",
+        )
+    from .sleap import sleap_nn_identity_module
+
+    sleap_identity = sleap_nn_identity_module()
+    if sleap_identity is None:
+        notes.append(INSTALL_SLEAP_NN)
+    else:
+        sleap_classify = sleap_identity.classify_peaks_from_maps
+        runners["sleap-nn"] = Runner(
+            lambda: sleap_classify(*args),
+            lambda out: _on_host(out, device),
+            f"sleap-nn {dist_version('sleap-nn')}: sleap_nn.inference.ops.identity.classify_peaks_from_maps on the"
+            " workload's device (a Python loop over the groups, a host sync in each)",
+        )
     return Prepared(
         shape=identity_shape(spec, inputs),
         runners=runners,

@@ -9,10 +9,13 @@ E does not run.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import time
-from typing import Any, Callable, Dict, List, Tuple
+import types
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -21,8 +24,38 @@ from .runners import Check, Prepared, Runner, api_and_raw_runners, compare_outpu
 from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
 
 
+@functools.cache
 def sleap_nn_available() -> bool:
-    return importlib.util.find_spec("sleap_nn") is not None
+    """Whether sleap-nn imports, with the dependencies its package needs."""
+    if importlib.util.find_spec("sleap_nn") is None:
+        return False
+    try:
+        importlib.import_module("sleap_nn")
+    except ImportError:
+        return False
+    return True
+
+
+@functools.cache
+def sleap_nn_identity_module() -> Optional[types.ModuleType]:
+    """sleap-nn's own identity functions (sleap_nn.inference.ops.identity),
+    or None where sleap-nn is not installed.
+
+    The module is loaded from sleap-nn's installed file as a private module.
+    It needs only torch, numpy and scipy, while importing the sleap_nn
+    package imports its whole training stack (sleap-io, skia, av, ...),
+    which a GPU machine may lack. And idmatch.sleap_nn.enable() cannot reach
+    a private copy, so what runs is always sleap-nn's own code."""
+    spec = importlib.util.find_spec("sleap_nn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "inference" / "ops" / "identity.py"
+    module_spec = importlib.util.spec_from_file_location("idmatch.bench._sleap_nn_identity", path)
+    if not path.is_file() or module_spec is None or module_spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def _against_sleap_nn(ctx: SetupContext) -> bool:
