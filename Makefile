@@ -92,10 +92,10 @@ wheel-check: $(VENV)/.torch-$(TORCH_VERSION)
 
 # The oldest torch the project supports: the floor of pyproject.toml's build
 # requirements (torch>=X.Y), the newest patch release of that minor. torch
-# before 2.13 builds extensions as C++17, so this build also keeps C++20 out
+# before 2.12 builds extensions as C++17, so this build also keeps C++20 out
 # of the CPU sources and the shared core. PyPI's torch of that age is a CUDA
 # build; no GPU is needed, and idmatch is built for the CPU.
-OLDEST_TORCH_MINOR := $(shell sed -n 's/.*"torch>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+OLDEST_TORCH_MINOR := $(shell sed -n 's/^requires = .*"torch>=\([0-9.]*\)".*/\1/p' pyproject.toml)
 OLDEST_TORCH_VENV ?= .venv-oldest-torch
 
 $(OLDEST_TORCH_VENV)/.torch-$(OLDEST_TORCH_MINOR):

@@ -358,3 +358,21 @@ def test_classify_launches_do_not_grow_with_groups():
     more = classify_launches(64, 2, 30, 10)
     print(f"16 frames: {sum(fewer.values())} launches: {fewer}")
     assert fewer == more
+
+
+@pytest.mark.parametrize("name", ["L1", "L4", "W1"])
+def test_benchmark_runners_on_cuda_give_the_oracles_answers(name):
+    """idmatch's runners and sleap-nn's in the CUDA benchmark answer as the
+    oracle does, those that only CUDA runs have included: idmatch's CPU op
+    on host copies ("idmatch cpu") and, where sleap-nn's identity module is
+    there, sleap-nn on the GPU. (The other peers' answers are theirs.)"""
+    pytest.importorskip("scipy")
+    from idmatch.bench import runners, sleap, workloads
+
+    ctx = workloads.SetupContext(name, torch.device("cuda"), 0.1 if name.startswith("L") else 1.0, 0)
+    prepared = runners.prepare(workloads.WORKLOADS[name], ctx)
+    expected = {"idmatch cpu"} | ({"sleap-nn"} if name == "W1" and sleap.sleap_nn_identity_module() else set())
+    assert expected <= set(prepared.runners)
+    checks = runners.check_answers(prepared, ctx.device)
+    ours = {"idmatch", "idmatch raw op", "idmatch cpu", "sleap-nn"} & set(checks)
+    assert {runner: checks[runner].status for runner in ours} == dict.fromkeys(ours, "exact"), checks

@@ -100,13 +100,14 @@ def blocks_needing_sleap_nn() -> Set[int]:
 
 
 def sleap_nn_installed() -> bool:
-    """Whether sleap-nn is installed and imports (its package needs its
-    dependencies too)."""
+    """Whether sleap-nn is installed and the modules idmatch.sleap_nn
+    patches import, with their dependencies (as make sleap-check checks)."""
     if importlib.util.find_spec("sleap_nn") is None:
         return False
     try:
-        importlib.import_module("sleap_nn")
-    except ImportError:
+        for name in ("sleap_nn.inference.predictor", "sleap_nn.inference.layers.exported"):
+            importlib.import_module(name)
+    except Exception:  # a missing dependency, or one that fails as it loads
         return False
     return True
 

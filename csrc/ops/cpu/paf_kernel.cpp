@@ -58,7 +58,7 @@ struct CudaPathPafKernels {
 constexpr int64_t kCandidatesPerChunk = 16384;
 
 // Scratch that every reader writes before it reads: left uninitialised.
-// (C++20's make_unique_for_overwrite; torch before 2.13 builds with C++17.)
+// (C++20's make_unique_for_overwrite; torch before 2.12 builds with C++17.)
 template <typename T>
 std::unique_ptr<T[]> uninitialized_array(int64_t n) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);

@@ -142,14 +142,14 @@ def run(args: argparse.Namespace) -> int:
     names = select_workloads(args.workloads, WORKLOADS)
     needing = [name for name in names if WORKLOADS[name].needs_sleap_nn]
     chosen = (args.workloads or "all").strip().lower() != "all"
-    if needing and not sleap_nn_available():
-        if chosen:
-            raise UsageError(f"{', '.join(needing)} run sleap-nn's own code: pip install 'idmatch[sleap]'")
-        names = [name for name in names if name not in needing]
-    elif needing and args.device != "cpu":
+    if needing and args.device != "cpu":
         # sleap-nn's Predictor is measured on the CPU.
         if chosen:
             raise UsageError(f"{', '.join(needing)} run on the CPU only (sleap-nn's code works there)")
+        names = [name for name in names if name not in needing]
+    elif needing and not sleap_nn_available():
+        if chosen:
+            raise UsageError(f"{', '.join(needing)} run sleap-nn's own code: pip install 'idmatch[sleap]'")
         names = [name for name in names if name not in needing]
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: CUDA is not available here (torch.cuda.is_available() is False)")

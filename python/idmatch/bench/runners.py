@@ -126,7 +126,7 @@ def _lap_distribution() -> str:
 INSTALL_LAP = "lap/lapx not installed, skipped: pip install lapx"
 INSTALL_SLEAP_NN = (
     "W workloads: sleap-nn's identity module (sleap_nn/inference/ops/identity.py) not found, skipped:"
-    " pip install sleap-nn==0.3.5"
+    " pip install --no-deps sleap-nn==0.3.5 (the module needs only torch, numpy and scipy)"
 )
 INSTALL_TLA = "torch-linear-assignment not installed, skipped: pip install torch-linear-assignment (it pulls in triton)"
 

@@ -26,12 +26,14 @@ from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
 
 @functools.cache
 def sleap_nn_available() -> bool:
-    """Whether sleap-nn imports, with the dependencies its package needs."""
+    """Whether the sleap-nn modules that X, P and E run import, with the
+    dependencies they need (torchvision, lightning, ...)."""
     if importlib.util.find_spec("sleap_nn") is None:
         return False
     try:
-        importlib.import_module("sleap_nn")
-    except ImportError:
+        for name in ("sleap_nn.inference.predictor", "sleap_nn.inference.layers.exported"):
+            importlib.import_module(name)
+    except Exception:  # a missing dependency, or one that fails as it loads
         return False
     return True
 
@@ -39,7 +41,7 @@ def sleap_nn_available() -> bool:
 @functools.cache
 def sleap_nn_identity_module() -> Optional[types.ModuleType]:
     """sleap-nn's own identity functions (sleap_nn.inference.ops.identity),
-    or None where sleap-nn is not installed.
+    or None where sleap-nn is not installed or the module does not load.
 
     The module is loaded from sleap-nn's installed file as a private module.
     It needs only torch, numpy and scipy, while importing the sleap_nn
@@ -54,7 +56,10 @@ def sleap_nn_identity_module() -> Optional[types.ModuleType]:
     if not path.is_file() or module_spec is None or module_spec.loader is None:
         return None
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception:  # another sleap-nn's layout: its workloads then say it is missing
+        return None
     return module
 
 
