@@ -363,16 +363,19 @@ def test_classify_launches_do_not_grow_with_groups():
 @pytest.mark.parametrize("name", ["L1", "L4", "W1"])
 def test_benchmark_runners_on_cuda_give_the_oracles_answers(name):
     """idmatch's runners and sleap-nn's in the CUDA benchmark answer as the
-    oracle does, those that only CUDA runs have included: idmatch's CPU op
-    on host copies ("idmatch cpu") and, where sleap-nn's identity module is
-    there, sleap-nn on the GPU. (The other peers' answers are theirs.)"""
+    oracle does, those that only CUDA runs have included: the raw op under
+    CUDA graph replay, idmatch's CPU op on host copies ("idmatch cpu") and,
+    where sleap-nn's identity module is there, sleap-nn on the GPU. (The
+    other peers' answers are theirs.)"""
     pytest.importorskip("scipy")
     from idmatch.bench import runners, sleap, workloads
 
     ctx = workloads.SetupContext(name, torch.device("cuda"), 0.1 if name.startswith("L") else 1.0, 0)
     prepared = runners.prepare(workloads.WORKLOADS[name], ctx)
-    expected = {"idmatch cpu"} | ({"sleap-nn"} if name == "W1" and sleap.sleap_nn_identity_module() else set())
+    expected = {"idmatch cpu"}
+    if name == "W1":
+        expected |= {"idmatch graph replay"} | ({"sleap-nn"} if sleap.sleap_nn_identity_module() else set())
     assert expected <= set(prepared.runners)
     checks = runners.check_answers(prepared, ctx.device)
-    ours = {"idmatch", "idmatch raw op", "idmatch cpu", "sleap-nn"} & set(checks)
+    ours = {"idmatch", "idmatch raw op", "idmatch graph replay", "idmatch cpu", "sleap-nn"} & set(checks)
     assert {runner: checks[runner].status for runner in ours} == dict.fromkeys(ours, "exact"), checks

@@ -340,6 +340,37 @@ def _on_host(outputs: Sequence[torch.Tensor], device: torch.device) -> Tuple[tor
     return tuple(tensor.cpu() for tensor in outputs)
 
 
+def graph_replay_runner(op: Callable[..., Any], args: Tuple[Any, ...], device: torch.device, label: str) -> Runner:
+    """A runner that replays a CUDA graph of one call of `op`, the way an
+    exported model runs it under graph replay: the launches cost no host
+    time. The call is captured here, after warm-up calls on a side stream
+    (as torch.cuda.graphs asks); a capture that fails makes the runner fail,
+    which the answer check reports."""
+    try:
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                op(*args)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            outputs = op(*args)
+    except Exception as error:  # reported by check_answers, not fatal
+        failure = error
+
+        def replay() -> Any:
+            raise RuntimeError(f"CUDA graph capture failed: {describe_error(failure)}")
+
+    else:
+
+        def replay() -> Any:
+            graph.replay()
+            return outputs
+
+    return Runner(replay, lambda out: _on_host(out[:3], device), label)
+
+
 def api_and_raw_runners(name: str, args: Tuple[Any, ...], device: torch.device) -> Dict[str, Runner]:
     """The runners "idmatch" (idmatch.NAME) and "idmatch raw op"
     (torch.ops.idmatch.NAME) of an op whose first three outputs are
@@ -379,6 +410,13 @@ def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
         ),
     }
     notes = [REFERENCE_NOTE] + ([REFERENCE_ON_HOST_NOTE] if on_cuda else [])
+    if on_cuda:
+        runners["idmatch graph replay"] = graph_replay_runner(
+            torch.ops.idmatch.classify_peaks_from_maps,
+            args,
+            device,
+            "torch.ops.idmatch.classify_peaks_from_maps captured once in a CUDA graph, replayed",
+        )
     if device.type != "cpu":
         host_classify = idmatch.classify_peaks_from_maps
         runners["idmatch cpu"] = Runner(
