@@ -18,7 +18,6 @@ The blocks and the help commands start together, when the first test that
 needs them runs, so the file takes about as long as its slowest block.
 """
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
 import pytest
+
+from idmatch.bench.sleap import sleap_nn_available
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -99,19 +100,6 @@ def blocks_needing_sleap_nn() -> Set[int]:
     return {line for line, _ in python_blocks() if NEEDS_SLEAP_NN in lines[line - 3]}
 
 
-def sleap_nn_installed() -> bool:
-    """Whether sleap-nn is installed and the modules idmatch.sleap_nn
-    patches import, with their dependencies (as make sleap-check checks)."""
-    if importlib.util.find_spec("sleap_nn") is None:
-        return False
-    try:
-        for name in ("sleap_nn.inference.predictor", "sleap_nn.inference.layers.exported"):
-            importlib.import_module(name)
-    except Exception:  # a missing dependency, or one that fails as it loads
-        return False
-    return True
-
-
 def slug(heading: str) -> str:
     """GitHub's anchor of a heading: lower case, punctuation dropped, spaces
     to hyphens."""
@@ -138,7 +126,7 @@ def started(tmp_path_factory):
     processes: Dict[str, subprocess.Popen] = {}
     env = dict(os.environ)
     for line, body in python_blocks():
-        if line in blocks_needing_sleap_nn() and not sleap_nn_installed():
+        if line in blocks_needing_sleap_nn() and not sleap_nn_available():
             continue
         folder = tmp_path_factory.mktemp(f"readme-block-{line}")
         script = folder / "block.py"
@@ -183,7 +171,7 @@ def test_readme_has_python_blocks():
 
 @pytest.mark.parametrize("line", [line for line, _ in python_blocks()], ids=lambda line: f"README.md:{line}")
 def test_readme_python_block_runs(started, line):
-    if line in blocks_needing_sleap_nn() and not sleap_nn_installed():
+    if line in blocks_needing_sleap_nn() and not sleap_nn_available():
         pytest.skip("the block uses sleap-nn, which does not import here")
     code, output = finish(started[f"block:{line}"])
     assert code == 0, f"the README's block at line {line} failed:\n{output[-4000:]}"

@@ -26,8 +26,9 @@ from .workloads import PaddedSpec, PafSpec, PredictorSpec, SetupContext
 
 @functools.cache
 def sleap_nn_available() -> bool:
-    """Whether the sleap-nn modules that X, P and E run import, with the
-    dependencies they need (torchvision, lightning, ...)."""
+    """Whether sleap-nn's Predictor and exported-model layers import, with
+    the dependencies they need (torchvision, lightning, ...): the modules
+    that X, P and E run, and that idmatch.sleap_nn patches."""
     if importlib.util.find_spec("sleap_nn") is None:
         return False
     try:
