@@ -202,19 +202,24 @@ def lsa_runners(spec: LsaSpec, ctx: SetupContext) -> Prepared:
 
     runners: Dict[str, Runner] = {}
     notes: List[str] = []
+    # idmatch as the workload calls it: on the device's tensor, and on a GPU
+    # also on the host's copy ("idmatch cpu", below).
     if single:
-        matrix = cost[0]
-        runners["idmatch"] = Runner(
-            lambda: idmatch.linear_sum_assignment(matrix),
-            lambda out: _assignment_from_pairs([(out[0].cpu().numpy(), out[1].cpu().numpy())], rows),
-            "idmatch.linear_sum_assignment",
-        )
+        api_name, on_device, on_cpu = "linear_sum_assignment", cost[0], host[0]
+
+        def assignment(out) -> np.ndarray:
+            return _assignment_from_pairs([(out[0].cpu().numpy(), out[1].cpu().numpy())], rows)
+
     else:
-        runners["idmatch"] = Runner(
-            lambda: idmatch.batch_linear_sum_assignment(cost),
-            lambda out: out.cpu().numpy(),
-            "idmatch.batch_linear_sum_assignment on the batch tensor",
-        )
+        api_name, on_device, on_cpu = "batch_linear_sum_assignment", cost, host
+
+        def assignment(out) -> np.ndarray:
+            return out.cpu().numpy()
+
+    api = getattr(idmatch, api_name)
+    runners["idmatch"] = Runner(
+        lambda: api(on_device), assignment, f"idmatch.{api_name}" + ("" if single else " on the batch tensor")
+    )
 
     # The host peers get the tensor as a user has it: on the device, so
     # bringing it to the host is part of their time (free on the CPU).
@@ -255,13 +260,10 @@ def lsa_runners(spec: LsaSpec, ctx: SetupContext) -> Prepared:
             )
 
     if ctx.device.type != "cpu":
-        host_runner = "idmatch.batch_linear_sum_assignment" if not single else "idmatch.linear_sum_assignment"
         runners["idmatch cpu"] = Runner(
-            (lambda: idmatch.linear_sum_assignment(host[0]))
-            if single
-            else (lambda: idmatch.batch_linear_sum_assignment(host)),
-            runners["idmatch"].result,
-            f"{host_runner} on a CPU copy made before timing: the CPU op on the same host",
+            lambda: api(on_cpu),
+            assignment,
+            f"idmatch.{api_name} on a CPU copy made before timing: the CPU op on the same host",
         )
 
     tla = _optional_module("torch_linear_assignment")
@@ -417,14 +419,13 @@ def identity_runners(spec: IdentitySpec, ctx: SetupContext) -> Prepared:
             device,
             "torch.ops.idmatch.classify_peaks_from_maps captured once in a CUDA graph, replayed",
         )
-    if device.type != "cpu":
         host_classify = idmatch.classify_peaks_from_maps
         runners["idmatch cpu"] = Runner(
             lambda: host_classify(*host_args),
             tuple,
             "idmatch.classify_peaks_from_maps on CPU copies made before timing: the CPU op on the same host",
         )
-    from .sleap import sleap_nn_identity_module
+    from .sleap import sleap_nn_identity_module  # here: .sleap imports this module
 
     sleap_identity = sleap_nn_identity_module()
     if sleap_identity is None:
