@@ -128,6 +128,44 @@ def test_paf_op_equals_cpu_on_many_problems(dtype):
         assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype} peaks < {n_peaks}")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_paf_op_equals_cpu_on_wide_problems(dtype):
+    # Problems wider than the tile, which the kernel's thread block solves:
+    # about 40 columns with a third of the cells filled, about 67 sparse
+    # ones (lane states in shared memory) and about 900 (in the workspace).
+    rng = np.random.default_rng(31 + (dtype == torch.float64))
+    for n_samples, n_edges, count, n_peaks in ((20, 2, 60_000, 40), (50, 4, 30_000, 120), (1, 2, 11_000, 1500)):
+        inputs = paf_batch(rng, n_samples, n_edges, count, dtype, n_peaks)
+        expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+        actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
+        assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype} peaks < {n_peaks}")
+
+
+def test_paf_op_equals_cpu_past_one_grid():
+    # More problems than one grid's tiles (65535 blocks of 4), so that blocks
+    # take a second round, with a wide problem (handed to the block) in each.
+    rng = np.random.default_rng(37)
+    n_samples, n_edges, count = 27_000, 10, 900  # 270,000 problems
+    batch = paf_batch(rng, n_samples, n_edges, 150_000, torch.float32)
+    parts = [batch]
+    for sample in (3, 26_500):  # problem 30 in the first round, 265,000 in the second
+        parts.append(
+            (
+                torch.zeros(count, dtype=torch.int64),
+                torch.from_numpy(rng.integers(0, 40, size=(count, 2))),
+                tie_heavy(rng, (count,), torch.float32),
+                torch.full((count,), sample, dtype=torch.int64),
+            )
+        )
+    inputs = tuple(torch.cat([part[k] for part in parts]) for k in range(4))
+    expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+    for k in (1, 2):  # the solver's columns: past the tile's 32
+        first, last = len(inputs[0]) - (3 - k) * count, len(inputs[0]) - (2 - k) * count
+        assert max(int(expected[1][first:last].max()), int(expected[2][first:last].max())) >= 32
+    actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
+    assert_outputs_identical(actual, expected, "match_paf_candidates past one grid")
+
+
 def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots: int, n_classes: int, dtype):
     """Padded peaks with about a third of the slots masked out, NaN in
     those."""

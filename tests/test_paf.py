@@ -26,8 +26,8 @@ RAW = torch.ops.idmatch
 
 
 # Source and destination counts on both sides of the CUDA kernel's tile
-# (up to 32 columns in the solver's orientation; wider problems take one
-# thread).
+# (up to 32 columns in the solver's orientation; wider problems take the
+# tile's thread block).
 AROUND_THE_TILE = (1, 8, 9, 16, 17, 31, 32, 33, 40)
 
 

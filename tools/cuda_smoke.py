@@ -4,7 +4,7 @@ Cases: every floating dtype, empty shapes, strided and expanded inputs,
 out-of-range indices and NaN entries (the status paths), padded peaks and
 instances, tall problems, problems past the 64-column scan, and problems
 for every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the PAF
-kernel's one thread beyond its tile). Prints one line per op and exits 0 when
+kernel's block beyond its tile, in shared memory and in the workspace). Prints one line per op and exits 0 when
 every call returned; the sanitizer's report says whether any memory access or
 shared-memory race was wrong.
 
@@ -66,13 +66,21 @@ def paf_cases(device):
         yield edges[::2].to(device), peaks[::2].to(device), scores[::2].to(device), samples[::2].to(device), 3, 5
         sparse = torch.randint(0, 40, (count, 2), generator=g)  # mostly infeasible problems
         yield edges.to(device), sparse.to(device), scores.to(device), samples.to(device), 3, 5
-    # Problems of up to 40 sources and destinations: the tile, and the one
-    # thread beyond its 32 columns.
+    # Problems of up to 40 sources and destinations: the tile, and the block
+    # beyond its 32 columns, with its lane states in shared memory.
     count = 1500
     edges = torch.randint(0, 2, (count,), generator=g)
     wide = torch.randint(0, 40, (count, 2), generator=g)
     scores = torch.rand(count, generator=g)
     yield edges.to(device), wide.to(device), scores.to(device), torch.zeros_like(edges).to(device), 1, 2
+    # 4 sources and about 1900 destinations (edge 0), and the transpose
+    # (edge 1): the block with its lane states in the workspace.
+    few = torch.randint(0, 4, (count * 2,), generator=g)
+    many = torch.randint(0, 3000, (count * 2,), generator=g)
+    edges = torch.cat([torch.zeros(count * 2, dtype=torch.int64), torch.ones(count * 2, dtype=torch.int64)])
+    peaks = torch.cat([torch.stack([few, many], 1), torch.stack([many, few], 1)])
+    scores = torch.rand(count * 4, generator=g)
+    yield edges.to(device), peaks.to(device), scores.to(device), torch.zeros_like(edges).to(device), 1, 2
     empty = torch.empty(0, dtype=torch.int64, device=device)
     yield empty, empty.reshape(0, 2), torch.empty(0, device=device), empty, 2, 3
 

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "lsa_core.h"
 #include "ragged_lsa.h"
@@ -121,6 +122,25 @@ IDMATCH_HOST_DEVICE inline void update_row_dual(RowState& r, int32_t row, int32_
   }
 }
 
+// Whether a cost accessor's row(i) is a collective of the team's lanes
+// (Cost::kCollectiveRows): such a cost also reads a cell alone with
+// cell(i, j).
+template <class Cost, class = void>
+struct collective_rows : std::false_type {};
+template <class Cost>
+struct collective_rows<Cost, std::void_t<decltype(Cost::kCollectiveRows)>>
+    : std::integral_constant<bool, Cost::kCollectiveRows> {};
+
+// Cell (i, j) read by one lane on its own, outside the team's collectives.
+template <class Cost>
+IDMATCH_HOST_DEVICE double lone_cell(const Cost& cost, int32_t i, int32_t j) {
+  if constexpr (collective_rows<Cost>::value) {
+    return cost.cell(i, j);
+  } else {
+    return cost.row(i)(j);
+  }
+}
+
 // Solves a problem already in the solver's orientation (nr <= nc) with a
 // team of lanes, as solve_oriented (lsa_core.h) does; the assignment is left
 // in the lanes' col4row and row4col. Every lane of the team calls it with the
@@ -138,6 +158,8 @@ IDMATCH_HOST_DEVICE inline void update_row_dual(RowState& r, int32_t row, int32_
 // and, called by all its lanes before: stage(cost, nr, nc), the cost
 // accessor to solve with (the cost itself, or a copy of the same values
 // where the team keeps one; a collective where the lanes share the copy).
+// A cost whose row(i) is a collective (collective_rows) is read by all
+// lanes at once there, and cell by cell elsewhere (lone_cell).
 template <class Team, class Cost>
 IDMATCH_HOST_DEVICE Status solve_oriented_team(Team& team, const Cost& cost, int32_t nr, int32_t nc) {
   team.init();
@@ -164,7 +186,7 @@ IDMATCH_HOST_DEVICE Status solve_oriented_team(Team& team, const Cost& cost, int
         // solve_oriented.
         const bool invalid = team.any_column([&](int32_t j, ColumnState&) {
           bool found = false;
-          for (int32_t i = cur + 1; i < nr; ++i) found |= is_invalid_entry(cost.row(i)(j));
+          for (int32_t i = cur + 1; i < nr; ++i) found |= is_invalid_entry(lone_cell(cost, i, j));
           return found;
         });
         return invalid ? kInvalidEntries : kInfeasible;
@@ -334,6 +356,14 @@ struct SerialTeam {
   }
   ColumnState column(int32_t j) const { return lanes.load_column(j); }
   RowState row(int32_t i) const { return lanes.load_row(i); }
+  template <class F>
+  void for_column_indices(F&& f) const {
+    for (int32_t j = 0; j < lanes.nc; ++j) f(j);
+  }
+  template <class F>
+  void for_share(int64_t n, F&& f) const {
+    for (int64_t k = 0; k < n; ++k) f(k);
+  }
   template <class F>
   void for_rows(F&& f) const {
     for (int32_t i = 0; i < lanes.nr; ++i) {

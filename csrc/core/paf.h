@@ -89,6 +89,16 @@ struct PafRuns {
     }
   }
 
+  // The cell of the candidate at sorted position pos of a run that ends at
+  // `end` into out, unless a later candidate of its pair follows it (that
+  // one wins): the lanes of a team fill one line's positions at once.
+  IDMATCH_HOST_DEVICE void fill_position(int64_t pos, int64_t end, double* out) const {
+    const int64_t k = order[pos];
+    if (pos + 1 < end && cross_rank[order[pos + 1]] == cross_rank[k]) return;
+    const double c = paf_cost(*p, k);
+    out[cross_rank[k]] = c == positive_infinity() ? absent : c;
+  }
+
   // Cell (i, j) alone, by a scan of line i's run.
   IDMATCH_HOST_DEVICE double cell(int64_t i, int64_t j) const {
     double c = absent;
@@ -135,6 +145,33 @@ struct PafCells {
 
   IDMATCH_HOST_DEVICE Line row(int64_t i) const { return {&runs, i}; }
   IDMATCH_HOST_DEVICE void fill_line(int64_t i, double* out) const { runs.fill_line(i, out); }
+};
+
+// The cost accessor of a team too wide to stage its problem (a thread
+// block, or SerialTeam in its place): row(i) is a collective that fills
+// line i into a buffer of nc doubles that the lanes share, each lane
+// setting its own columns to `absent`, then, after the team's barrier, its
+// share of the line's run (fill_position). A lane reads only its own
+// columns of a line, so the next line's first writes need no barrier before
+// them; its run's writes come after one. The team needs
+// for_column_indices(f) and for_share(n, f) (lsa_teams.cuh's BlockTeam,
+// SerialTeam). Cells read alone (lone_cell) scan their line's run.
+template <typename T, class Team>
+struct PafTeamLines {
+  static constexpr bool kCollectiveRows = true;
+  PafRuns<T> runs;
+  double* buffer;
+  const Team* team;
+
+  IDMATCH_HOST_DEVICE DenseRowMajor::Line row(int64_t i) const {
+    team->for_column_indices([&](int32_t j) { buffer[j] = runs.absent; });
+    team->sync();
+    const int64_t begin = runs.line_start[i], end = runs.line_end(i);
+    team->for_share(end - begin, [&](int64_t k) { runs.fill_position(begin + k, end, buffer); });
+    team->sync();
+    return {buffer};
+  }
+  IDMATCH_HOST_DEVICE double cell(int64_t i, int64_t j) const { return runs.cell(i, j); }
 };
 
 // Ranks the candidates of sorted positions [begin, end) of `order` by `key`
@@ -210,7 +247,8 @@ struct PafProblem {
   IDMATCH_HOST_DEVICE bool transposed() const { return n_src > n_dst; }
   IDMATCH_HOST_DEVICE int64_t solver_rows() const { return transposed() ? n_dst : n_src; }
   IDMATCH_HOST_DEVICE int64_t solver_cols() const { return transposed() ? n_src : n_dst; }
-  // The solver's workspace, then the row buffer of PafLines.
+  // The solver's workspace, then the row buffer of PafLines (or the line
+  // buffer of PafTeamLines).
   IDMATCH_HOST_DEVICE Workspace workspace() const {
     return make_workspace(doubles, ints, solver_rows(), solver_cols());
   }
@@ -331,24 +369,37 @@ IDMATCH_HOST_DEVICE void solve_ranked_paf_problem_team(Team& team, const PafPara
   if (leader) p.status[s] = status;
 }
 
+// Solves a ranked problem with a team that reads it line by line
+// (PafTeamLines) from line_buffer, of at least q.solver_cols() doubles.
+template <class Team, typename T>
+IDMATCH_HOST_DEVICE void solve_ranked_paf_problem_by_lines(Team& team, const PafParams<T>& p, int64_t s,
+                                                           const PafProblem& q, double* line_buffer, bool leader) {
+  const Status status = solve_ranked_paf_problem(p, q, [&](double absent) {
+    const PafTeamLines<T, Team> lines{paf_runs(p, q, absent), line_buffer, &team};
+    return solve_problem_team(team, lines, q.n_src, q.n_dst, paf_mark(p, q));
+  });
+  if (leader) p.status[s] = status;
+}
+
 // The widest problem, in the solver's orientation, that the CUDA kernel
-// solves with a tile of lanes; its wider problems take one thread.
+// solves with a tile of lanes; its wider problems take the thread block.
 constexpr int64_t kPafTileColumns = kMaxTileColumns;
 
 // Problem s solved as the CUDA kernel solves it, lane after lane
-// (SerialTeam) where a tile would solve it: the CPU's imitation.
+// (SerialTeam): as a tile where a tile would solve it, else as the block,
+// in the problem's workspace and row buffer: the CPU's imitation.
 template <typename T>
 void solve_paf_problem_serial_team(const PafParams<T>& p, int64_t s, double* doubles, int32_t* ints) {
   PafProblem q = paf_problem(p, s, doubles, ints);
   rank_paf_problem(p, q);
-  if (q.solver_cols() > kPafTileColumns) {
-    p.status[s] = solve_ranked_paf_problem_by_thread(p, q);
-    return;
-  }
   const int32_t nr = static_cast<int32_t>(q.solver_rows());
   const int32_t nc = static_cast<int32_t>(q.solver_cols());
   SerialTeam team{{q.workspace(), nr, nc}};
-  solve_ranked_paf_problem_team(team, p, s, q, /*leader=*/true);
+  if (q.solver_cols() > kPafTileColumns) {
+    solve_ranked_paf_problem_by_lines(team, p, s, q, q.row_buffer(), /*leader=*/true);
+  } else {
+    solve_ranked_paf_problem_team(team, p, s, q, /*leader=*/true);
+  }
 }
 
 }  // namespace core

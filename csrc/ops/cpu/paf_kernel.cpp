@@ -31,8 +31,8 @@ namespace ops {
 namespace {
 
 // The CUDA path's kernels: the glue's sorted orders, solved serially, with
-// the tiles' solver lane by lane (or by one thread, as the CUDA kernel with
-// IDMATCH_CUDA_THREAD_SOLVER=1).
+// the tiles' and the block's solvers lane by lane (or by one thread, as the
+// CUDA kernel with IDMATCH_CUDA_THREAD_SOLVER=1).
 struct CudaPathPafKernels {
   template <typename T>
   void paf(const core::PafParams<T>& p, double* doubles, int32_t* ints) const {

@@ -2,7 +2,8 @@
 // or 32 lanes of a warp whose lanes keep their column and row in registers
 // and talk by shuffles, and a thread block whose threads share the states
 // (in shared memory, or in the problem's workspace when too many) and meet
-// at one barrier per scan step.
+// at one barrier per scan step (and two more where the cost is read a line
+// at a time, core::PafTeamLines).
 #pragma once
 
 #include <type_traits>
@@ -181,6 +182,16 @@ struct BlockTeam {
   }
   __device__ core::ColumnState column(int32_t j) const { return lanes.load_column(j); }
   __device__ core::RowState row(int32_t i) const { return lanes.load_row(i); }
+  // f(j) for each column this thread holds, as for_columns, without its state.
+  template <class F>
+  __device__ void for_column_indices(F&& f) const {
+    for (int64_t k = thread; k < lanes.nc; k += threads) f(static_cast<int32_t>(k));
+  }
+  // f(k) for this thread's share of [0, n).
+  template <class F>
+  __device__ void for_share(int64_t n, F&& f) const {
+    for (int64_t k = thread; k < n; k += threads) f(k);
+  }
   template <class F>
   __device__ void for_rows(F&& f) const {
     for (int64_t k = thread; k < lanes.nr; k += threads) {

@@ -10,8 +10,9 @@
 namespace idmatch {
 namespace ops {
 
-// Solves every problem on `stream`, a tile of lanes per problem (one thread
-// per problem when thread_solver), in a workspace of
+// Solves every problem on `stream`, a tile of lanes per problem and the
+// tile's thread block per problem over 32 columns (one thread per problem
+// when thread_solver), in a workspace of
 // core::kPafDoublesPerCandidate and kPafIntsPerCandidate times the candidate
 // count. Returns the launch error, if any.
 template <typename T>
