@@ -181,10 +181,20 @@ def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots
 def test_padded_ops_equal_cpu_on_many_groups(dtype):
     # 4 dtypes x 2 shapes x 12,500 groups (or samples) = 100,000 problems
     # through each padded op; groups with fewer and more slots than classes.
-    # Then smaller batches for the other team widths: tiles of 16 lanes and
-    # blocks.
+    # Then smaller batches for the other teams: tiles of 16 lanes, tiles of
+    # 32 that hand the groups of over 32 valid slots to their block (lane
+    # states in shared memory, and past its size in the workspace), and
+    # blocks for more than 32 classes.
     rng = np.random.default_rng(41 + FLOATING_DTYPES.index(dtype))
-    shapes = ((500, 25, 3, 4), (50, 250, 24, 20), (40, 25, 12, 9), (10, 25, 40, 6), (10, 20, 5, 36))
+    shapes = (
+        (500, 25, 3, 4),
+        (50, 250, 24, 20),
+        (40, 25, 12, 9),
+        (10, 25, 40, 6),
+        (10, 25, 48, 6),
+        (2, 2, 2000, 6),
+        (10, 20, 5, 36),
+    )
     for n_samples, n_nodes, n_slots, n_classes in shapes:
         inputs = padded_batch(rng, n_samples, n_nodes, n_slots, n_classes, dtype)
         what = f"{dtype} B={n_samples} N={n_nodes} K={n_slots} C={n_classes}"

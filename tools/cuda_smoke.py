@@ -3,8 +3,9 @@
 Cases: every floating dtype, empty shapes, strided and expanded inputs,
 out-of-range indices and NaN entries (the status paths), padded peaks and
 instances, tall problems, problems past the 64-column scan, and problems
-for every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the PAF
-kernel's block beyond its tile, in shared memory and in the workspace). Prints one line per op and exits 0 when
+for every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the block
+that takes the problems too wide for its tiles in the PAF and padded
+kernels, its lane states in shared memory and in the workspace). Prints one line per op and exits 0 when
 every call returned; the sanitizer's report says whether any memory access or
 shared-memory race was wrong.
 
@@ -94,12 +95,15 @@ def padded_cases(device):
         probs = torch.randint(0, 3, (3, 4, 6, 5), generator=g).to(dtype).to(device)
         yield peaks, vals, mask, probs
         yield peaks[:, :, ::2], vals[:, :, ::2], mask[:, :, ::2], probs[:, :, ::2, :3]  # strided, rows > classes
-    for slots in (12, 20, 40):  # tiles of 16 and 32 lanes, and a block
+    # Tiles of 16 and 32 lanes; tiles of 32 that hand the groups of over 32
+    # valid slots to the block (its lane states in shared memory, then in
+    # the workspace); blocks for over 32 classes.
+    for slots, classes in ((12, 6), (20, 6), (40, 6), (1500, 6), (5, 36)):
         yield (
             torch.rand(2, 3, slots, 2, generator=g).to(device),
             torch.rand(2, 3, slots, generator=g).to(device),
             (torch.rand(2, 3, slots, generator=g) < 0.8).to(device),
-            torch.randint(0, 3, (2, 3, slots, 6), generator=g).double().to(device),
+            torch.randint(0, 3, (2, 3, slots, classes), generator=g).double().to(device),
         )
     nan = torch.rand(2, 3, 4, 3, generator=g).to(device)
     nan[1, 2, 0, 1] = float("nan")  # a NaN in a valid slot: that group's status

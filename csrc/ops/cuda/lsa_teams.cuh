@@ -218,6 +218,60 @@ struct BlockTeam {
   __device__ void sync() const { __syncthreads(); }
 };
 
+// The problems of a kernel of Threads threads per block whose tiles of Width
+// lanes hand the problems too wide for them to their whole block; handed and
+// handed_index have Threads / Width entries. The block's tiles take problems
+// in rounds, one each; tile_step(tile, s, handed) solves problem s and returns
+// false, or leaves what the block needs in `handed` (written by any lane
+// before returning; the tile's slot of shared memory) and returns true, the
+// same in every lane of the tile. After the round's barrier the block runs
+// block_step(s, handed) for each handed problem, all its threads together.
+// The rounds depend on the block alone, so every thread meets every
+// barrier; between the round's first barrier and its last the tiles' shared
+// memory is free for the block.
+template <int Threads, int Width, class Handed, class TileStep, class BlockStep>
+__device__ void solve_in_rounds(int64_t num_problems, Handed* handed, int64_t* handed_index, TileStep&& tile_step,
+                                BlockStep&& block_step) {
+  static_assert(Threads % Width == 0, "a block of whole tiles");
+  constexpr int kTiles = Threads / Width;
+  const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
+  const int tile_index = static_cast<int>(threadIdx.x) / Width;
+  const int64_t round_stride = int64_t{gridDim.x} * kTiles;
+  for (int64_t round = int64_t{blockIdx.x} * kTiles; round < num_problems; round += round_stride) {
+    const int64_t s = round + tile_index;
+    const bool hands = s < num_problems && tile_step(tile, s, handed[tile_index]);
+    if (tile.thread_rank() == 0) handed_index[tile_index] = hands ? s : -1;
+    __syncthreads();  // the hand-over, and the tiles' last reads of their shared memory
+    for (int t = 0; t < kTiles; ++t) {
+      const int64_t w = handed_index[t];
+      if (w < 0) continue;
+      block_step(w, handed[t]);
+      __syncthreads();  // before the next problem's first writes (block team)
+    }
+    __syncthreads();  // every thread has read the hand-over before the next round writes it
+  }
+}
+
+// Whether the lane states of a problem of nr x nc (nr + 2 nc doubles, then
+// nr + 3 nc int32s) fit in staging_doubles doubles.
+__device__ inline bool lanes_fit(int32_t nr, int32_t nc, int64_t staging_doubles) {
+  const int64_t lane_doubles = int64_t{nr} + 2 * int64_t{nc}, lane_ints = int64_t{nr} + 3 * int64_t{nc};
+  return lane_doubles + (lane_ints + 1) / 2 <= staging_doubles;
+}
+
+// A block team for a problem of nr x nc whose lane states go to `staging`
+// (shared memory of staging_doubles doubles) where they fit, else to the
+// problem's workspace slot (slot_doubles, slot_ints).
+__device__ inline BlockTeam block_team_in(core::PickKey (*slots)[kMaxTeamWarps], double* staging,
+                                          int64_t staging_doubles, int32_t nr, int32_t nc, double* slot_doubles,
+                                          int32_t* slot_ints) {
+  const core::Workspace ws =
+      lanes_fit(nr, nc, staging_doubles)
+          ? core::make_workspace(staging, reinterpret_cast<int32_t*>(staging + int64_t{nr} + 2 * int64_t{nc}), nr, nc)
+          : core::make_workspace(slot_doubles, slot_ints, nr, nc);
+  return {{ws, nr, nc}, slots, static_cast<int32_t>(threadIdx.x), static_cast<int32_t>(blockDim.x)};
+}
+
 // Problems of up to this many columns keep a block team's lane states in
 // shared memory (40 KiB), larger ones in their workspace slot.
 constexpr int32_t kSharedLanes = 1024;

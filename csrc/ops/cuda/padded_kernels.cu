@@ -1,7 +1,9 @@
 // CUDA kernels of the padded identity ops. By default each problem (a
 // (sample, node) group, or a sample) is solved by a team (core/lsa_team.h,
 // lsa_teams.cuh): a tile of 8, 16 or 32 lanes when the padded shapes give at
-// most 32 columns in the solver's orientation, else a thread block. With
+// most 32 columns in the solver's orientation; a tile of 32 when only the
+// slots are more, which hands a group whose valid slots are more to its
+// thread block; else a thread block. With
 // IDMATCH_CUDA_THREAD_SOLVER=1, one thread per problem runs the whole
 // per-problem function instead. Either way the problem works in its own slot
 // of the workspace, with the steps of core/padded.h.
@@ -51,6 +53,54 @@ __global__ void solve_padded_problems_by_tiles(const Params p, int64_t num_probl
     TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, nc);
     core::solve_listed_padded_problem_team(team, p, s, listed, count, lane == 0);
   }
+}
+
+// Tiles of 32 lanes where the classes are at most 32 and the slots more: a
+// tile solves a group of at most 32 valid slots, and hands a larger one
+// (its count; the row list is in global memory) to its block
+// (solve_in_rounds), whose lane states go to the tiles' staging where they
+// fit, else to the group's workspace slot.
+template <class Params>
+__global__ void solve_padded_problems_by_tiles_and_block(const Params p, int64_t num_problems, int64_t rows,
+                                                         int64_t units, double* doubles, int32_t* ints,
+                                                         int64_t* row_lists) {
+  constexpr int kWidth = 32;
+  constexpr int kTiles = kThreadsPerBlock / kWidth;
+  constexpr int64_t kStagedDoubles = int64_t{kTiles} * kWidth * kWidth;
+  __shared__ double staged[kStagedDoubles];
+  __shared__ core::PickKey slots[2][kMaxTeamWarps];
+  __shared__ int64_t handed[kTiles];
+  __shared__ int64_t handed_index[kTiles];
+  const auto tile_step = [&](const cg::thread_block_tile<kWidth>& tile, int64_t s, int64_t& hand) {
+    const int32_t lane = static_cast<int32_t>(tile.thread_rank());
+    int64_t* const listed = row_lists + rows * s;
+    core::clear_padded_outputs(p, s, lane, kWidth);
+    const int64_t count = tile.shfl(lane == 0 ? core::list_padded_rows(p, s, listed) : int64_t{0}, 0);
+    tile.sync();  // the list is read by all lanes, and the pairs overwrite what other lanes cleared
+    int32_t nr = 0;
+    int32_t nc = 0;
+    if (!core::oriented_dims(count, p.classes, &nr, &nc)) {
+      if (lane == 0) p.status[s] = core::kInvalidProblem;
+      return false;
+    }
+    if (nc > kWidth) {
+      if (lane == 0) hand = count;
+      return true;
+    }
+    const int64_t tile_index = threadIdx.x / kWidth;
+    TileTeam<kWidth> team(tile, staged + tile_index * kWidth * kWidth, nr, nc);
+    core::solve_listed_padded_problem_team(team, p, s, listed, count, lane == 0);
+    return false;
+  };
+  const auto block_step = [&](int64_t s, int64_t count) {
+    int32_t nr = 0;
+    int32_t nc = 0;
+    core::oriented_dims(count, p.classes, &nr, &nc);  // true: the tile checked it
+    BlockTeam team = block_team_in(slots, staged, kStagedDoubles, nr, nc, doubles + core::kDoublesPerUnit * units * s,
+                                   ints + core::kIntsPerUnit * units * s);
+    core::solve_listed_padded_problem_team(team, p, s, row_lists + rows * s, count, threadIdx.x == 0);
+  };
+  solve_in_rounds<kThreadsPerBlock, kWidth>(num_problems, handed, handed_index, tile_step, block_step);
 }
 
 // A block per problem, in the same steps as the tiles.
@@ -105,6 +155,12 @@ cudaError_t launch_padded_kernel(const Params& params, int64_t num_problems, int
   if (thread_solver) {
     solve_padded_problems<Params><<<blocks_for(num_problems, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
         params, num_problems, rows, units, doubles, ints, row_lists);
+    return cudaGetLastError();
+  }
+  if (core::tile_width(cols) != 0) {
+    solve_padded_problems_by_tiles_and_block<Params>
+        <<<blocks_for(num_problems * 32, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+            params, num_problems, rows, units, doubles, ints, row_lists);
     return cudaGetLastError();
   }
   const int blocks = static_cast<int>(num_problems < kMaxBlocks ? num_problems : kMaxBlocks);
