@@ -360,9 +360,11 @@ struct SerialTeam {
   void for_column_indices(F&& f) const {
     for (int32_t j = 0; j < lanes.nc; ++j) f(j);
   }
+  // In reverse: a block's threads run their shares at once, so no order
+  // may matter, and the reverse of the natural one shows where one does.
   template <class F>
   void for_share(int64_t n, F&& f) const {
-    for (int64_t k = 0; k < n; ++k) f(k);
+    for (int64_t k = n - 1; k >= 0; --k) f(k);
   }
   template <class F>
   void for_rows(F&& f) const {
