@@ -16,7 +16,8 @@
 #                    op has a CUDA kernel, runs the CPU tests on that build
 #   make gpu-check OUT=DIR  on a machine with an NVIDIA GPU: build for it, the
 #                    tests on CUDA, compute-sanitizer, the CUDA benchmark
-#                    (tools/gpu_check.sh); logs and JSON into DIR
+#                    (tools/gpu_check.sh); logs and JSON into DIR; STEPS="a b"
+#                    runs only those steps after the build
 #   make sleap-check idmatch.sleap_nn against the real sleap-nn, in an
 #                    environment of its own: the switch, parity of every
 #                    replaced function and adapter, sleap-nn's Predictor on
@@ -143,7 +144,7 @@ cuda-check: $(CUDA_VENV)/.torch-$(CUDA_TORCH_VERSION)
 # a machine without network access.
 OUT ?= gpu-check-out
 gpu-check:
-	tools/gpu_check.sh $(OUT)
+	STEPS="$(STEPS)" tools/gpu_check.sh $(OUT)
 
 # sleap-nn from the package index next to torch's CUDA build (PyPI's
 # torchvision wheels need it; no GPU is needed), and idmatch built for the
