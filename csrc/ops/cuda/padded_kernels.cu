@@ -55,6 +55,9 @@ __global__ void solve_padded_problems_by_tiles(const Params p, int64_t num_probl
   }
 }
 
+// Lanes of the tiles that hand their wide groups to the block.
+constexpr int kHandingTileWidth = 32;
+
 // Tiles of 32 lanes where the classes are at most 32 and the slots more: a
 // tile solves a group of at most 32 valid slots, and hands a larger one
 // (its count; the row list is in global memory) to its block
@@ -64,7 +67,7 @@ template <class Params>
 __global__ void solve_padded_problems_by_tiles_and_block(const Params p, int64_t num_problems, int64_t rows,
                                                          int64_t units, double* doubles, int32_t* ints,
                                                          int64_t* row_lists) {
-  constexpr int kWidth = 32;
+  constexpr int kWidth = kHandingTileWidth;
   constexpr int kTiles = kThreadsPerBlock / kWidth;
   constexpr int64_t kStagedDoubles = int64_t{kTiles} * kWidth * kWidth;
   __shared__ double staged[kStagedDoubles];
@@ -159,7 +162,7 @@ cudaError_t launch_padded_kernel(const Params& params, int64_t num_problems, int
   }
   if (core::tile_width(cols) != 0) {
     solve_padded_problems_by_tiles_and_block<Params>
-        <<<blocks_for(num_problems * 32, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
+        <<<blocks_for(num_problems * kHandingTileWidth, kThreadsPerBlock), kThreadsPerBlock, 0, stream>>>(
             params, num_problems, rows, units, doubles, ints, row_lists);
     return cudaGetLastError();
   }
