@@ -2,12 +2,12 @@
 
 Cases: every floating dtype, empty shapes, strided and expanded inputs,
 out-of-range indices and NaN entries (the status paths), padded peaks and
-instances, tall problems, problems past the 64-column scan, and problems
-for every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the block
-that takes the problems too wide for its tiles in the PAF and padded
-kernels, its lane states in shared memory and in the workspace). Prints one line per op and exits 0 when
-every call returned; the sanitizer's report says whether any memory access or
-shared-memory race was wrong.
+instances, tall problems, problems past the 64-column scan, and problems for
+every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the block that
+takes the problems too wide for its tiles in the PAF and padded kernels, its
+lane states in shared memory and in the workspace). Prints one line per op
+and exits 0 when every call returned; the sanitizer's report says whether
+any memory access or shared-memory race was wrong.
 
 Usage: compute-sanitizer --tool memcheck python tools/cuda_smoke.py [DEVICE]
 (DEVICE: cuda, the default, or cpu, where the tests run it to check that

@@ -5,9 +5,9 @@
 # exactness suites run on CUDA through their `device` fixture, and
 # tests/test_cuda.py adds what only a GPU shows), runs compute-sanitizer
 # (memcheck, racecheck, synccheck) over tools/cuda_smoke.py, and runs the
-# benchmark on CUDA with the peers that are installed. The CUDA tests and the benchmark
-# run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per problem, the
-# solver the teams replace (core/lsa_team.h). Logs, the tests'
+# benchmark on CUDA with the peers that are installed. The CUDA tests and
+# the benchmark run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per
+# problem, the solver the teams replace (core/lsa_team.h). Logs, the tests'
 # JUnit XML, the benchmarks' JSON and summary.json go into DIR.
 #
 # Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
