@@ -115,6 +115,15 @@ def test_identity_ops_equal_cpu_on_many_groups(dtype):
         assert_outputs_identical(actual, expected, f"match {what}")
 
 
+def assert_paf_op_equals_cpu(inputs, n_samples: int, n_edges: int, what: str):
+    """The CUDA op's outputs on `inputs` against the CPU op's; returns the
+    CPU op's."""
+    expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+    actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
+    assert_outputs_identical(actual, expected, f"match_paf_candidates {what}")
+    return expected
+
+
 @pytest.mark.parametrize("dtype", FLOATING_DTYPES)
 def test_paf_op_equals_cpu_on_many_problems(dtype):
     # 4 dtypes x 25,000 (sample, edge) problems of a few candidates each,
@@ -123,9 +132,7 @@ def test_paf_op_equals_cpu_on_many_problems(dtype):
     rng = np.random.default_rng(23 + FLOATING_DTYPES.index(dtype))
     for n_samples, n_edges, count, n_peaks in ((2500, 10, 200_000, 9), (200, 5, 60_000, 40)):
         inputs = paf_batch(rng, n_samples, n_edges, count, dtype, n_peaks)
-        expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
-        actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
-        assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype} peaks < {n_peaks}")
+        assert_paf_op_equals_cpu(inputs, n_samples, n_edges, f"{dtype} peaks < {n_peaks}")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -136,9 +143,7 @@ def test_paf_op_equals_cpu_on_wide_problems(dtype):
     rng = np.random.default_rng(31 + (dtype == torch.float64))
     for n_samples, n_edges, count, n_peaks in ((20, 2, 60_000, 40), (50, 4, 30_000, 120), (1, 2, 11_000, 1500)):
         inputs = paf_batch(rng, n_samples, n_edges, count, dtype, n_peaks)
-        expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
-        actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
-        assert_outputs_identical(actual, expected, f"match_paf_candidates {dtype} peaks < {n_peaks}")
+        assert_paf_op_equals_cpu(inputs, n_samples, n_edges, f"{dtype} peaks < {n_peaks}")
 
 
 def test_paf_op_equals_cpu_past_one_grid():
@@ -158,12 +163,10 @@ def test_paf_op_equals_cpu_past_one_grid():
             )
         )
     inputs = tuple(torch.cat([part[k] for part in parts]) for k in range(4))
-    expected = RAW.match_paf_candidates(*inputs, n_samples, n_edges)
+    expected = assert_paf_op_equals_cpu(inputs, n_samples, n_edges, "past one grid")
     for k in (1, 2):  # the solver's columns: past the tile's 32
         first, last = len(inputs[0]) - (3 - k) * count, len(inputs[0]) - (2 - k) * count
         assert max(int(expected[1][first:last].max()), int(expected[2][first:last].max())) >= 32
-    actual = RAW.match_paf_candidates(*on("cuda", inputs), n_samples, n_edges)
-    assert_outputs_identical(actual, expected, "match_paf_candidates past one grid")
 
 
 def padded_batch(rng: np.random.Generator, n_samples: int, n_nodes: int, n_slots: int, n_classes: int, dtype):

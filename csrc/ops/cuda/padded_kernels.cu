@@ -29,29 +29,37 @@ __global__ void solve_padded_problems(const Params p, int64_t num_problems, int6
   }
 }
 
+// A tile's first steps on group s: the lanes clear their share of the
+// outputs, the first lane lists the valid slots into `listed`, and after the
+// tile's barrier (the list is read by all lanes, and the pairs overwrite what
+// other lanes cleared) every lane returns their count.
+template <class Params, int Width>
+__device__ int64_t clear_and_list_by_tile(const cg::thread_block_tile<Width>& tile, const Params& p, int64_t s,
+                                          int64_t* listed) {
+  const int32_t lane = static_cast<int32_t>(tile.thread_rank());
+  core::clear_padded_outputs(p, s, lane, Width);
+  const int64_t count = tile.shfl(lane == 0 ? core::list_padded_rows(p, s, listed) : int64_t{0}, 0);
+  tile.sync();
+  return count;
+}
+
 // Every problem has at most `rows` rows and Width columns or the reverse, so
-// one width serves the whole batch. The lanes clear their share of the
-// outputs, the first lane lists the valid slots, and after the tile's
-// barrier (the list is read by all lanes, and the pairs overwrite what other
-// lanes cleared) the tile solves.
+// one width serves the whole batch.
 template <class Params, int Width>
 __global__ void solve_padded_problems_by_tiles(const Params p, int64_t num_problems, int64_t rows, int64_t* row_lists) {
   __shared__ double staged[kThreadsPerBlock / Width][Width * Width];
   const auto tile = cg::tiled_partition<Width>(cg::this_thread_block());
-  const int32_t lane = static_cast<int32_t>(tile.thread_rank());
   const int64_t first = grid_first_index() / Width;
   const int64_t stride = grid_stride() / Width;
   for (int64_t s = first; s < num_problems; s += stride) {
     int64_t* const listed = row_lists + rows * s;
-    core::clear_padded_outputs(p, s, lane, Width);
-    const int64_t count = tile.shfl(lane == 0 ? core::list_padded_rows(p, s, listed) : int64_t{0}, 0);
-    tile.sync();
+    const int64_t count = clear_and_list_by_tile<Params, Width>(tile, p, s, listed);
     int32_t nr = 0;
     int32_t nc = 0;
     // Never false: count <= rows, and rows and classes are at most Width.
     core::oriented_dims(count, p.classes, &nr, &nc);
     TileTeam<Width> team(tile, staged[threadIdx.x / Width], nr, nc);
-    core::solve_listed_padded_problem_team(team, p, s, listed, count, lane == 0);
+    core::solve_listed_padded_problem_team(team, p, s, listed, count, tile.thread_rank() == 0);
   }
 }
 
@@ -75,24 +83,22 @@ __global__ void solve_padded_problems_by_tiles_and_block(const Params p, int64_t
   __shared__ int64_t handed[kTiles];
   __shared__ int64_t handed_index[kTiles];
   const auto tile_step = [&](const cg::thread_block_tile<kWidth>& tile, int64_t s, int64_t& hand) {
-    const int32_t lane = static_cast<int32_t>(tile.thread_rank());
+    const bool leader = tile.thread_rank() == 0;
     int64_t* const listed = row_lists + rows * s;
-    core::clear_padded_outputs(p, s, lane, kWidth);
-    const int64_t count = tile.shfl(lane == 0 ? core::list_padded_rows(p, s, listed) : int64_t{0}, 0);
-    tile.sync();  // the list is read by all lanes, and the pairs overwrite what other lanes cleared
+    const int64_t count = clear_and_list_by_tile<Params, kWidth>(tile, p, s, listed);
     int32_t nr = 0;
     int32_t nc = 0;
     if (!core::oriented_dims(count, p.classes, &nr, &nc)) {
-      if (lane == 0) p.status[s] = core::kInvalidProblem;
+      if (leader) p.status[s] = core::kInvalidProblem;
       return false;
     }
     if (nc > kWidth) {
-      if (lane == 0) hand = count;
+      if (leader) hand = count;
       return true;
     }
     const int64_t tile_index = threadIdx.x / kWidth;
     TileTeam<kWidth> team(tile, staged + tile_index * kWidth * kWidth, nr, nc);
-    core::solve_listed_padded_problem_team(team, p, s, listed, count, lane == 0);
+    core::solve_listed_padded_problem_team(team, p, s, listed, count, leader);
     return false;
   };
   const auto block_step = [&](int64_t s, int64_t count) {
