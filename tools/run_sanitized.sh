@@ -53,4 +53,30 @@ export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}
 # -fno-sanitize-recover.
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
-exec "$@"
+# LeakSanitizer's stop-the-world tracer now and then crashes on its own
+# ("Tracer caught signal 11", then "LeakSanitizer has encountered a fatal
+# error"; google/sanitizers#1353), which ends the process before any leak is
+# looked at. A run that ends that way is run again, at most twice; any other
+# failure, a leak report included, ends the script at once with its status.
+crashed() {
+  grep -q "Tracer caught signal" "$stderr_copy" && grep -q "LeakSanitizer has encountered a fatal error" "$stderr_copy"
+}
+stderr_copy=$(mktemp)
+trap 'rm -f "$stderr_copy"' EXIT
+attempts=3
+for attempt in $(seq "$attempts"); do
+  # stderr goes through tee to its place and to the copy; stdout (fd 3)
+  # goes straight to its place.
+  set +e
+  { "$@" 2>&1 1>&3 3>&- | tee "$stderr_copy" >&2 3>&-; } 3>&1
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" -eq 0 ] || ! crashed; then
+    exit "$status"
+  fi
+  if [ "$attempt" -lt "$attempts" ]; then
+    echo "run_sanitized.sh: LeakSanitizer's tracer crashed (not a leak); running the command again" >&2
+  fi
+done
+echo "run_sanitized.sh: LeakSanitizer's tracer crashed in all $attempts runs" >&2
+exit "$status"
