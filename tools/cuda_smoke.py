@@ -7,7 +7,8 @@ every kind of team (tiles of 8, 16 and 32 lanes, blocks, and the block that
 takes the problems too wide for its tiles in the PAF and padded kernels, its
 lane states in shared memory and in the workspace). Prints one line per op
 and exits 0 when every call returned; the sanitizer's report says whether
-any memory access or shared-memory race was wrong.
+any memory access, shared-memory race, barrier or read of unwritten memory
+was wrong.
 
 Usage: compute-sanitizer --tool memcheck python tools/cuda_smoke.py [DEVICE]
 (DEVICE: cuda, the default, or cpu, where the tests run it to check that

@@ -4,15 +4,15 @@
 # GPU, checks that every op has a CUDA kernel, runs the test suite (the
 # exactness suites run on CUDA through their `device` fixture, and
 # tests/test_cuda.py adds what only a GPU shows), runs compute-sanitizer
-# (memcheck, racecheck, synccheck) over tools/cuda_smoke.py, and runs the
-# benchmark on CUDA with the peers that are installed. The CUDA tests and
-# the benchmark run again with IDMATCH_CUDA_THREAD_SOLVER=1, one thread per
-# problem, the solver the teams replace (core/lsa_team.h). Logs, the tests'
-# JUnit XML, the benchmarks' JSON and summary.json go into DIR.
+# (memcheck, racecheck, synccheck, initcheck) over tools/cuda_smoke.py, and
+# runs the benchmark on CUDA with the peers that are installed. The CUDA
+# tests and the benchmark run again with IDMATCH_CUDA_THREAD_SOLVER=1, one
+# thread per problem, the solver the teams replace (core/lsa_team.h). Logs,
+# the tests' JUnit XML, the benchmarks' JSON and summary.json go into DIR.
 #
 # Wheels in .whl/ (tools/fetch_gpu_wheels.sh) are installed first into a
 # folder of their own: the peers and whatever the GPU machine's image lacks.
-# Each step has a time limit (together 18 minutes), so that a hung step
+# Each step has a time limit (together 19 minutes), so that a hung step
 # cannot hold the machine; a failed step does not stop the next ones.
 # STEPS="tests memcheck ..." runs only the steps named there, after the
 # wheels, the environment and the build (a no-op where the build is there
@@ -80,6 +80,9 @@ step memcheck 60 "$sanitizer" --tool memcheck --error-exitcode 1 "$python" tools
 step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 # Barriers inside the block teams' data-dependent loops: every thread at each.
 step synccheck 60 "$sanitizer" --tool synccheck --error-exitcode 1 "$python" tools/cuda_smoke.py
+# racecheck sees shared memory only: a read of global memory never written,
+# such as a workspace slot that holds the lane states of a wide problem.
+step initcheck 60 "$sanitizer" --tool initcheck --error-exitcode 1 "$python" tools/cuda_smoke.py
 
 step bench 150 "$python" -m idmatch bench --device cuda --json "$out/bench.json"
 

@@ -177,8 +177,8 @@ struct PafTeamLines {
 // Ranks the candidates of sorted positions [begin, end) of `order` by `key`
 // (the source or destination peak): each distinct key gets the next rank,
 // written to rank[candidate], and its first position to first[rank]
-// (relative to the slot, int32: a problem's candidates fit int32, checked by
-// the glue). Returns the number of distinct keys.
+// (the sorted position itself, int32: all of a call's candidates fit int32,
+// checked by the glue). Returns the number of distinct keys.
 IDMATCH_HOST_DEVICE inline int32_t paf_rank(const int64_t* order, const int64_t* key, int64_t begin, int64_t end,
                                             int32_t* rank, int32_t* first) {
   int32_t count = 0;
