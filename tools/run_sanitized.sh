@@ -58,11 +58,11 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN
 # error"; google/sanitizers#1353), which ends the process before any leak is
 # looked at. A run that ends that way is run again, at most twice; any other
 # failure, a leak report included, ends the script at once with its status.
+stderr_copy=$(mktemp)
+trap 'rm -f "$stderr_copy"' EXIT
 crashed() {
   grep -q "Tracer caught signal" "$stderr_copy" && grep -q "LeakSanitizer has encountered a fatal error" "$stderr_copy"
 }
-stderr_copy=$(mktemp)
-trap 'rm -f "$stderr_copy"' EXIT
 attempts=3
 for attempt in $(seq "$attempts"); do
   # stderr goes through tee to its place and to the copy; stdout (fd 3)
